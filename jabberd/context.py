@@ -1,0 +1,150 @@
+"""
+The host context: the whole API a plugin instance sees.
+
+Every registration made through a L{HostContext} is recorded and undone by
+L{HostContext.detach}, so a plugin never unregisters by hand and switching
+it off on one host leaves nothing behind.
+"""
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from jabberd.bus import IQKey, Priority, STANZA_KEYS
+from jabberd.errors import StanzaError
+
+PREAUTH = "preauth"
+POSTAUTH = "postauth"
+
+
+class HostContext:
+    """
+    One plugin's view of one virtual host.
+
+    @ivar domain: the host's domain (C{str}).
+    @ivar jid: the host's JID.
+    @ivar config: the plugin's validated options.
+    @ivar reactor: the reactor.
+    @ivar log: a L{Logger} in the plugin's namespace.
+    @ivar sessions: the host's L{jabberd.sessions.SessionRegistry}
+        (read it; do not change it).
+    @ivar accounts: the host's L{jabberd.storage.users.IUserStore}.
+    """
+
+    def __init__(self, host, name, config):
+        self._host = host
+        self.name = name
+        self.domain = host.domain
+        self.jid = host.jid
+        self.config = config
+        self.reactor = host.reactor
+        self.sessions = host.sessions
+        self.accounts = host.accounts
+        self.log = Logger(namespace="jabberd.plugins.%s" % (name,))
+        self._undo = []
+
+    def _record(self, undo):
+        self._undo.append(undo)
+
+    def hookStanza(self, kind, address, phase, handler,
+                   priority=Priority.DEFAULT):
+        """
+        Call C{handler(stanza)} for stanzas of C{kind} addressed as
+        C{address} in C{phase}; returning anything but C{None} claims it.
+        """
+        key = STANZA_KEYS[(kind, address, phase)]
+        self._record(self._host.bus.hook(key, handler, priority).remove)
+
+    def onSignal(self, signal, handler):
+        """
+        Call C{handler(*args)} whenever C{signal} is notified.
+        """
+        self._record(self._host.bus.hook(signal, handler).remove)
+
+    def handleIQ(self, type, namespace, name, handler, address):
+        """
+        Answer IQ C{type} requests whose payload is C{{namespace}name},
+        addressed to the host (L{Address.HOST}), to a user's bare JID on
+        the user's behalf (L{Address.BARE}), or on a stream that has not
+        authenticated yet (L{Address.PREAUTH}).
+
+        C{handler(stanza)} returns the result payload (an element), C{None}
+        for an empty result, or a L{Deferred} of either; it raises (or
+        fails with) L{StanzaError} to answer with an error.
+        """
+        key = IQKey(type, address, namespace, name)
+
+        def dispatch(stanza):
+            respondToIQ(stanza, handler, self._host.reply, self.log)
+            return True
+
+        self._record(self._host.bus.hook(key, dispatch).remove)
+
+    def addStreamFeature(self, stage, feature):
+        """
+        Offer a stream feature (RFC 6120 section 4.3.2).
+
+        @param stage: L{PREAUTH} (before SASL) or L{POSTAUTH} (with bind).
+        @param feature: C{feature(stream)} returns an element or C{None}.
+        """
+        features = self._host.streamFeatures[stage]
+        features.append(feature)
+        self._record(lambda: features.remove(feature))
+
+    def declareFeature(self, namespace):
+        """
+        Announce a protocol namespace this plugin implements on the host
+        (what service discovery will list).
+        """
+        self._host.features.add(namespace)
+        self._record(lambda: self._host.features.discard(namespace))
+
+    def send(self, element):
+        """
+        Route a stanza from this host; C{from} must be set (the host's JID
+        or one of its users') and C{to} names the recipient.
+        """
+        self._host.sendElement(element)
+
+    def store(self, iface):
+        """
+        The store providing C{iface}, bound to this host's domain.
+        """
+        return self._host.openStore(iface)
+
+    def callLater(self, delay, f, *args, **kwargs):
+        """
+        Like C{reactor.callLater}, cancelled automatically on detach.
+        """
+        call = self.reactor.callLater(delay, f, *args, **kwargs)
+        self._record(lambda: call.active() and call.cancel())
+        return call
+
+    def detach(self):
+        """
+        Undo every registration, newest first.
+        """
+        while self._undo:
+            self._undo.pop()()
+
+
+def respondToIQ(stanza, handler, reply, log):
+    """
+    Run an IQ handler and send the result or error reply with
+    C{reply(stanza, element)}.
+    """
+    d = defer.maybeDeferred(handler, stanza)
+
+    def succeeded(payload):
+        reply(stanza, stanza.resultReply(payload))
+
+    def failed(reason):
+        if reason.check(StanzaError):
+            reply(stanza, stanza.errorReply(reason.value))
+            return
+        log.failure("IQ handler failed on {stanza!r}", reason, stanza=stanza)
+        reply(stanza, stanza.errorReply(StanzaError("internal-server-error")))
+
+    d.addCallbacks(succeeded, failed)
+    d.addErrback(lambda f: log.failure("sending IQ reply", f))
+
+

@@ -1,0 +1,197 @@
+"""
+Virtual hosts: one per served domain.
+
+A L{VirtualHost} owns what belongs to one domain: its bus, its sessions,
+its plugin instances, its stores (bound to the domain) and its options.
+Hosts are added and removed at run time by the L{jabberd.server.Server}.
+"""
+
+import itertools
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from jabberd.bus import HOST_STOPPING, Bus, Phase
+from jabberd.context import POSTAUTH, PREAUTH, HostContext
+from jabberd.delivery import installDelivery
+from jabberd.errors import StanzaError
+from jabberd.jid import parseJID
+from jabberd.plugin import IDetachable
+from jabberd.sessions import SessionRegistry
+from jabberd.stanza import Stanza
+from jabberd.storage.users import IUserStore
+
+log = Logger()
+
+
+class VirtualHost:
+    """
+    One hosted domain.
+
+    @ivar features: protocol namespaces the enabled plugins implement.
+    @ivar streamFeatures: stream feature callables by stage
+        (C{PREAUTH}, C{POSTAUTH}).
+    @ivar plugins: plugin name to C{(context, instance)}.
+    """
+
+    def __init__(self, server, config):
+        self.server = server
+        self.reactor = server.reactor
+        self.config = config
+        self.domain = config.domain
+        self.jid = parseJID(config.domain)
+        self.bus = Bus()
+        self.sessions = SessionRegistry()
+        self.features = set()
+        self.streamFeatures = {PREAUTH: [], POSTAUTH: []}
+        self.plugins = {}
+        self.accounts = self.openStore(IUserStore)
+        self._pending = {}
+        self._ids = itertools.count(1)
+        installDelivery(self)
+
+    def openStore(self, iface):
+        """
+        The store for C{iface}, bound to this domain.
+        """
+        return self.server.openStore(iface, self.domain)
+
+    def processOutbound(self, stanza):
+        """
+        A stanza from one of our own sessions: outbound phase here, then
+        routing (by the fallback handler unless a plugin claims it).
+        """
+        self.bus.fire(stanza.key(Phase.OUTBOUND), stanza)
+
+    def receive(self, stanza):
+        """
+        A stanza for this domain: the inbound phase.
+        """
+        self.bus.fire(stanza.key(Phase.INBOUND), stanza)
+
+    def route(self, stanza):
+        """
+        Hand a stanza to the server's router.
+        """
+        self.server.router.route(stanza)
+
+    def sendElement(self, element):
+        """
+        Route an element the server or a plugin built.  Its C{from} and
+        C{to} are trusted: they were not received from a peer.
+        """
+        recipient = element.getAttribute("to")
+        stanza = Stanza(element, parseJID(element["from"]),
+                        parseJID(recipient) if recipient else None)
+        self.route(stanza)
+
+    def reply(self, request, element):
+        """
+        Send C{element}, a reply to C{request}.  Requests from a stream that
+        has not authenticated are answered on that stream directly.
+        """
+        if request.recipient is None or request.sender is None:
+            request.origin.deliver(element)
+        else:
+            self.sendElement(element)
+
+    def bounce(self, stanza, condition, text=None):
+        """
+        Answer C{stanza} with a stanza error, unless it is an error itself
+        (RFC 6120 section 8.3.1 forbids answering errors with errors).
+        """
+        if stanza.type == "error":
+            return
+        error = StanzaError(condition, text=text)
+        self.reply(stanza, stanza.errorReply(error))
+
+    def sendIQ(self, element, timeout=60):
+        """
+        Send an IQ request from this host and wait for its response.
+
+        @return: a L{Deferred} firing with the response L{Stanza}; it fails
+            with L{StanzaError} if the response is an error, or with
+            C{defer.TimeoutError} after C{timeout} seconds.
+        """
+        stanzaID = "jd%d" % (next(self._ids),)
+        element["id"] = stanzaID
+        d = defer.Deferred()
+        key = (element["to"], stanzaID)
+        self._pending[key] = d
+        d.addTimeout(timeout, self.reactor)
+        d.addBoth(self._forget, key)
+        self.sendElement(element)
+        return d
+
+    def _forget(self, result, key):
+        self._pending.pop(key, None)
+        return result
+
+    def responseReceived(self, stanza):
+        """
+        An IQ result or error addressed to the server: fire the request's
+        L{Deferred}, if it was ours; otherwise drop it.
+        """
+        key = (stanza.sender.full(), stanza.id)
+        d = self._pending.pop(key, None)
+        if d is None:
+            return
+        if stanza.type == "error":
+            d.errback(_errorOf(stanza))
+        else:
+            d.callback(stanza)
+
+    def attachPlugin(self, factory, config):
+        """
+        Make C{factory}'s instance for this host.  A plugin that raises
+        while attaching is reported and left off; the host carries on.
+
+        @return: C{True} if it attached.
+        """
+        context = HostContext(self, factory.name, config)
+        try:
+            instance = factory.makeInstance(context)
+        except Exception:
+            context.detach()
+            log.failure("plugin {plugin} failed to attach to {domain}",
+                        plugin=factory.name, domain=self.domain)
+            return False
+        self.plugins[factory.name] = (context, instance)
+        log.info("plugin {plugin} enabled on {domain}",
+                 plugin=factory.name, domain=self.domain)
+        return True
+
+    def detachPlugin(self, name):
+        """
+        Switch plugin C{name} off on this host, undoing its registrations.
+        """
+        context, instance = self.plugins.pop(name)
+        context.detach()
+        detachable = IDetachable(instance, None)
+        if detachable is not None:
+            detachable.detached()
+
+    def stop(self, condition="system-shutdown"):
+        """
+        Close every session with C{condition} and detach the plugins.
+        """
+        self.bus.notify(HOST_STOPPING, self)
+        for session in list(self.sessions):
+            session.close(condition)
+        for name in reversed(list(self.plugins)):
+            self.detachPlugin(name)
+
+
+def _errorOf(stanza):
+    """
+    The L{StanzaError} carried by an error stanza.
+    """
+    error = stanza.element.error
+    condition, type = "undefined-condition", None
+    if error is not None:
+        type = error.getAttribute("type")
+        for child in error.elements():
+            if child.name != "text":
+                condition = child.name
+                break
+    return StanzaError(condition, type=type)

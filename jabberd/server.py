@@ -1,0 +1,188 @@
+"""
+The server: the hosts of one process, the router between them, and what
+they share (TLS contexts, stores, the authentication throttle).
+
+L{Server} is plain state plus the operations a config reload needs (add a
+host, remove a host, re-read certificates); the Twisted service tree that
+starts listeners around it lives in L{jabberd.service}.
+"""
+
+from twisted.logger import Logger
+
+from jabberd.errors import StanzaError
+from jabberd.host import VirtualHost
+from jabberd.jid import setCacheSize
+from jabberd.loader import resolvePlugins
+from jabberd.stanza import Stanza
+from jabberd.throttle import AuthThrottle
+from jabberd.tls import TLSContexts, ensureSelfSigned, loadCredentials
+from jabberd.router import Router
+
+log = Logger()
+
+
+class Server:
+    """
+    Everything one jabberd process serves.
+
+    @ivar hosts: domain to L{VirtualHost}.
+    @ivar connections: peer address to number of open client connections.
+    """
+
+    def __init__(self, config, reactor, backend, stores, factories):
+        self.config = config
+        self.reactor = reactor
+        self.backend = backend
+        self.stores = stores
+        self.factories = factories
+        self.router = Router(self.unroutable)
+        self.tls = TLSContexts()
+        self.throttle = AuthThrottle(reactor, config.authFailureDelay,
+                                     config.authFailureMaxDelay)
+        self.hosts = {}
+        self.connections = {}
+        setCacheSize(config.jidCacheSize)
+        for factory in factories.values():
+            for iface, (memory, sql) in getattr(factory, "stores", {}).items():
+                stores.register(iface, memory, sql)
+
+    def openStore(self, iface, domain):
+        """
+        The store for C{iface} bound to C{domain}.
+        """
+        return self.stores.open(iface, self.backend, domain)
+
+    def checkHosts(self, config):
+        """
+        Resolve every host's plugins before anything changes, so that a
+        bad config is refused whole.
+
+        @return: domain to the list of C{(factory, parsedConfig)}.
+        @raise ConfigError: naming the key at fault.
+        """
+        return {domain: resolvePlugins(hostConfig, self.factories,
+                                       config.source)
+                for domain, hostConfig in config.hosts.items()}
+
+    def start(self):
+        """
+        Add every configured host.
+        """
+        plugins = self.checkHosts(self.config)
+        for domain, hostConfig in self.config.hosts.items():
+            self.addHost(hostConfig, plugins[domain])
+
+    def addHost(self, hostConfig, plugins):
+        """
+        Start serving C{hostConfig.domain}.
+        """
+        self._loadCertificate(hostConfig)
+        host = VirtualHost(self, hostConfig)
+        for factory, options in plugins:
+            host.attachPlugin(factory, options)
+        self.hosts[host.domain] = host
+        self.router.addRoute(host.domain, host)
+        log.info("serving {domain}", domain=host.domain)
+        return host
+
+    def removeHost(self, domain):
+        """
+        Stop serving C{domain}; its sessions get C{<host-gone/>}.
+        """
+        host = self.hosts.pop(domain)
+        self.router.removeRoute(domain)
+        host.stop("host-gone")
+        self.tls.removeDomain(domain)
+        log.info("stopped serving {domain}", domain=domain)
+
+    def _loadCertificate(self, hostConfig):
+        certPath, keyPath = hostConfig.tlsCertificate, hostConfig.tlsKey
+        if certPath is None:
+            certPath, keyPath = ensureSelfSigned(self.config.dataDir,
+                                                 hostConfig.domain)
+        self.tls.setDomain(hostConfig.domain,
+                           loadCredentials(certPath, keyPath))
+
+    def reload(self, config):
+        """
+        Apply a re-read config: hosts added or removed, plugins switched
+        on or off, certificates reloaded.  Sessions on hosts whose domain
+        stays are kept.
+
+        @raise ConfigError: the new config is refused whole; nothing
+            changed.
+        """
+        plugins = self.checkHosts(config)
+        for hostConfig in config.hosts.values():
+            self._loadCertificateChecked(hostConfig)
+        for domain in list(self.hosts):
+            if domain not in config.hosts:
+                self.removeHost(domain)
+        for domain, hostConfig in config.hosts.items():
+            if domain in self.hosts:
+                self._reconfigure(self.hosts[domain], hostConfig,
+                                  plugins[domain])
+            else:
+                self.addHost(hostConfig, plugins[domain])
+        self.config = config
+
+    def _loadCertificateChecked(self, hostConfig):
+        if hostConfig.tlsCertificate is not None:
+            loadCredentials(hostConfig.tlsCertificate, hostConfig.tlsKey)
+
+    def _reconfigure(self, host, hostConfig, plugins):
+        """
+        Bring a running host's plugins and certificate in line with its
+        new config.
+        """
+        self._loadCertificate(hostConfig)
+        wanted = {factory.name: (factory, options)
+                  for factory, options in plugins}
+        for name in reversed(list(host.plugins)):
+            context, _ = host.plugins[name]
+            if name not in wanted or wanted[name][1] != context.config:
+                host.detachPlugin(name)
+        host.config = hostConfig
+        for factory, options in plugins:
+            if factory.name not in host.plugins:
+                host.attachPlugin(factory, options)
+
+    def unroutable(self, stanza):
+        """
+        No route to the recipient's domain: answer with
+        C{remote-server-not-found} (RFC 6120 section 8.3.3.15).
+        """
+        if stanza.type == "error" or stanza.sender is None:
+            return
+        reply = stanza.errorReply(StanzaError("remote-server-not-found"))
+        reply["from"] = stanza.recipient.full()
+        self.router.route(Stanza(reply, stanza.recipient, stanza.sender))
+
+    def stop(self):
+        """
+        End every session with C{<system-shutdown/>}.
+        """
+        for host in list(self.hosts.values()):
+            host.stop("system-shutdown")
+
+    def connectionOpened(self, address):
+        """
+        Count a new client connection from C{address}.
+
+        @return: C{False} if that address already has the most allowed.
+        """
+        count = self.connections.get(address, 0)
+        if count >= self.config.maxConnectionsPerAddress:
+            return False
+        self.connections[address] = count + 1
+        return True
+
+    def connectionClosed(self, address):
+        """
+        Forget one connection from C{address}.
+        """
+        count = self.connections.get(address, 0) - 1
+        if count > 0:
+            self.connections[address] = count
+        else:
+            self.connections.pop(address, None)

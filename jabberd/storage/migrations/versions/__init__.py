@@ -1,0 +1,3 @@
+"""
+One module per schema revision, applied in order by Alembic.
+"""
