@@ -109,7 +109,12 @@ class XMLStreamParser:
         except _Halted:
             pass
         except pyexpat.ExpatError as e:
-            raise StreamError("not-well-formed", pyexpat.errors.messages[e.code])
+            if not self.halted:
+                raise StreamError("not-well-formed",
+                                  pyexpat.errors.messages[e.code])
+        except StreamError:
+            if not self.halted:
+                raise
         if self.halted:
             return data[self.haltOffset - self._chunkStart:]
         if self._fed - self._boundary > self.maxStanzaSize:
@@ -129,6 +134,7 @@ class XMLStreamParser:
             raise _Halted()
 
     def _restricted(self, *args):
+        self._checkHalted()
         raise StreamError("restricted-xml")
 
     def _namespaceDeclared(self, prefix, uri):

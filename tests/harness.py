@@ -40,12 +40,13 @@ class RunningServer:
         self.hosts = hosts
         self.port = freePort()
         self.configPath = os.path.join(self.directory, "jabberd.toml")
+        self.dataDir = os.path.join(self.directory, "data")
         self.logPath = os.path.join(self.directory, "server.log")
         self.writeConfig(extra, hostExtra or {})
         self.process = None
 
     def writeConfig(self, extra="", hostExtra=None):
-        lines = ['data_dir = "%s/data"' % (self.directory,),
+        lines = ['data_dir = "%s"' % (self.dataDir,),
                  'c2s_listeners = ["tcp:%d:interface=127.0.0.1"]' % (self.port,),
                  'auth_failure_delay = 0.05',
                  'auth_failure_max_delay = 0.2',
@@ -109,7 +110,7 @@ class RunningServer:
         path = os.path.join(self.directory, "ca.pem")
         with open(path, "w") as out:
             for domain in self.hosts:
-                with open(os.path.join(self.directory, "data", "certs",
+                with open(os.path.join(self.dataDir, "certs",
                                        domain + ".crt")) as f:
                     out.write(f.read())
         return path
