@@ -95,6 +95,9 @@ class Signal(NamedTuple):
     name: str
 
 
+#: A resource is being bound; handlers may return a Deferred (e.g. to load
+#: the user's roster) and the bind result waits for all of them.
+SESSION_BINDING = Signal("session-binding")
 SESSION_BOUND = Signal("session-bound")
 SESSION_CLOSED = Signal("session-closed")
 HOST_STOPPING = Signal("host-stopping")
@@ -184,6 +187,12 @@ class Bus:
         """
         for handler in self._handlers.get(key, ()):
             handler(*args)
+
+    def gather(self, key, *args):
+        """
+        Call every handler of C{key} and return their results as a list.
+        """
+        return [handler(*args) for handler in self._handlers.get(key, ())]
 
     def hasHandlers(self, key):
         """

@@ -72,6 +72,7 @@ class ClientStream(protocol.Protocol):
     _timeout = None
     _limiter = None
     _counted = False
+    _held = None
 
     def __init__(self, server):
         self.server = server
@@ -125,7 +126,7 @@ class ClientStream(protocol.Protocol):
             self._limiter.stop()
         if self._counted:
             self.server.connectionClosed(self.address)
-        if self.jid is not None:
+        if self.jid is not None and self._held is None:
             self.host.sessions.unbind(self)
             self.host.bus.notify(SESSION_CLOSED, self, reason)
             log.info("session {jid} closed", jid=self.jid.full())
@@ -250,6 +251,9 @@ class ClientStream(protocol.Protocol):
     # -- top-level elements ------------------------------------------------------
 
     def _elementReceived(self, element):
+        if self._held is not None:
+            self._held.append(element)
+            return
         handler = self._dispatch.get((element.uri, element.name))
         if handler is None:
             raise StreamError("unsupported-stanza-type")
@@ -474,6 +478,20 @@ class ClientStream(protocol.Protocol):
                                                     text="invalid resource"))
             return
         self.jid = jid
+        self._held = []
+        d = self.host.prepareSession(self)
+        d.addCallback(lambda _: self._bound(element))
+        d.addErrback(self._bindFailed, element)
+
+    def _bound(self, element):
+        """
+        Plugins are ready: register the session (the newer session wins
+        a resource conflict, RFC 6120 section 7.7.2.2), answer the bind
+        and process what the client sent meanwhile.
+        """
+        if self._closing:
+            return
+        jid = self.jid
         previous = self.host.sessions.bind(self)
         if previous is not None:
             previous.close("conflict", "replaced by a new session")
@@ -484,6 +502,21 @@ class ClientStream(protocol.Protocol):
         self._resultFor(element, result)
         log.info("session {jid} bound", jid=jid.full())
         self.host.bus.notify(SESSION_BOUND, self)
+        held, self._held = self._held, None
+        for element in held:
+            self._processHeld(element)
+
+    def _processHeld(self, element):
+        try:
+            self._elementReceived(element)
+        except StreamError as error:
+            self._fail(error)
+
+    def _bindFailed(self, reason, element):
+        log.failure("preparing session {jid}", reason, jid=self.jid)
+        self.jid = None
+        self._held = None
+        self._rejectStanza(element, StanzaError("internal-server-error"))
 
     _dispatch = {
         (NS_TLS, "starttls"): _starttlsReceived,

@@ -98,6 +98,32 @@ class HostContext:
         self._host.features.add(namespace)
         self._record(lambda: self._host.features.discard(namespace))
 
+    def provide(self, iface, provider):
+        """
+        Offer C{provider} to the other plugins of this host as the
+        implementation of C{iface} (e.g. the roster service the presence
+        plugin uses).  Withdrawn on detach.
+        """
+        services = self._host.services
+        if iface in services:
+            raise ValueError("%s is already provided on %s"
+                             % (iface.__name__, self.domain))
+        services[iface] = provider
+        self._record(lambda: services.pop(iface, None))
+
+    def lookup(self, iface):
+        """
+        The provider of C{iface} on this host.  Declare the providing
+        plugin in C{requires} so that it is attached first.
+
+        @raise LookupError: nothing provides it.
+        """
+        try:
+            return self._host.services[iface]
+        except KeyError:
+            raise LookupError("nothing provides %s on %s"
+                              % (iface.__name__, self.domain))
+
     def send(self, element):
         """
         Route a stanza from this host; C{from} must be set (the host's JID

@@ -11,7 +11,7 @@ import itertools
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from jabberd.bus import HOST_STOPPING, Bus, Phase
+from jabberd.bus import HOST_STOPPING, SESSION_BINDING, Bus, Phase
 from jabberd.context import POSTAUTH, PREAUTH, HostContext
 from jabberd.delivery import installDelivery
 from jabberd.errors import StanzaError
@@ -45,6 +45,7 @@ class VirtualHost:
         self.features = set()
         self.streamFeatures = {PREAUTH: [], POSTAUTH: []}
         self.plugins = {}
+        self.services = {}
         self.accounts = self.openStore(IUserStore)
         self._pending = {}
         self._ids = itertools.count(1)
@@ -55,6 +56,18 @@ class VirtualHost:
         The store for C{iface}, bound to this domain.
         """
         return self.server.openStore(iface, self.domain)
+
+    def prepareSession(self, session):
+        """
+        Let plugins get ready for a session that is binding a resource
+        (load its roster, ...).
+
+        @return: a L{Deferred} that fires when all are ready.
+        """
+        results = self.bus.gather(SESSION_BINDING, session)
+        return defer.gatherResults(
+            [defer.maybeDeferred(lambda r=r: r) for r in results],
+            consumeErrors=True)
 
     def processOutbound(self, stanza):
         """
@@ -93,7 +106,7 @@ class VirtualHost:
         if request.recipient is None or request.sender is None:
             request.origin.deliver(element)
         else:
-            self.sendElement(element)
+            self.route(Stanza(element, request.recipient, request.sender))
 
     def bounce(self, stanza, condition, text=None):
         """
@@ -116,7 +129,7 @@ class VirtualHost:
         stanzaID = "jd%d" % (next(self._ids),)
         element["id"] = stanzaID
         d = defer.Deferred()
-        key = (element["to"], stanzaID)
+        key = (parseJID(element["to"]).full(), stanzaID)
         self._pending[key] = d
         d.addTimeout(timeout, self.reactor)
         d.addBoth(self._forget, key)

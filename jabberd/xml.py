@@ -123,6 +123,9 @@ def escapeText(text):
         text = text.replace("<", "&lt;")
     if ">" in text:
         text = text.replace(">", "&gt;")
+    if "\r" in text:
+        # A literal CR would be normalised to LF by the recipient's parser.
+        text = text.replace("\r", "&#13;")
     return text
 
 
@@ -130,7 +133,11 @@ def escapeAttribute(value):
     """
     Escape an attribute value for single-quoted output.
     """
-    return escapeText(value).replace("'", "&apos;").replace('"', "&quot;")
+    value = escapeText(value).replace("'", "&apos;").replace('"', "&quot;")
+    if "\t" in value or "\n" in value:
+        # Attribute-value normalisation would turn them into spaces.
+        value = value.replace("\t", "&#9;").replace("\n", "&#10;")
+    return value
 
 
 def serialize(element, streamNamespace=NS_CLIENT):

@@ -62,6 +62,7 @@ class XMLStreamParser:
         self._fed = 0
         self._boundary = 0
         self._chunk = b""
+        self._tail = b""
         self._chunkStart = 0
         self._depth = 0
         self._current = None
@@ -101,6 +102,7 @@ class XMLStreamParser:
         """
         if self.halted:
             return data
+        self._tail = self._chunk[-2:]
         self._chunk = data
         self._chunkStart = self._fed
         self._fed += len(data)
@@ -186,26 +188,31 @@ class XMLStreamParser:
         parent = element.parent
         if parent is None:
             self._current = None
-            self._boundary = self._endOffset()
+            start, self._boundary = self._boundary, self._endOffset(element)
+            if self._boundary - start > self.maxStanzaSize:
+                raise StreamError("policy-violation", "stanza too large")
             self.elementReceived(element)
             if self.halted:
                 self.haltOffset = self._boundary
         else:
             self._current = parent
 
-    def _endOffset(self):
+    def _endOffset(self, element):
         """
         The absolute byte offset just past the element that ended now.
 
         expat reports the end event of C{<a/>} just past the tag, and that
-        of C{<a></a>} at the C{</}, so the latter is advanced past C{>}.
+        of C{<a></a>} at the C{</}, which is advanced past its C{>}.  The
+        two are told apart by the C{/>} just before the reported offset of
+        an element without children.
         """
         index = self._parser.CurrentByteIndex
-        start = max(index - self._chunkStart, 0)
-        chunk = self._chunk
-        if index < self._chunkStart or chunk[start:start + 2] == b"</":
-            return self._chunkStart + chunk.index(b">", start) + 1
-        return index
+        window = self._tail + self._chunk
+        position = index - self._chunkStart + len(self._tail)
+        if not element.children and window[position - 2:position] == b"/>":
+            return index
+        end = window.index(b">", max(position, 0)) + 1
+        return self._chunkStart + end - len(self._tail)
 
     def _characterData(self, text):
         self._checkHalted()
@@ -214,3 +221,7 @@ class XMLStreamParser:
             current.addContent(text)
         elif text.strip():
             raise StreamError("not-well-formed", "text between stanzas")
+        else:
+            # Whitespace keepalives (RFC 6120 section 4.6.1) belong to no
+            # stanza and must not count towards the next one's size.
+            self._boundary = self._parser.CurrentByteIndex + len(text)

@@ -192,3 +192,253 @@ class RawStream:
 
     def close(self):
         self.sock.close()
+
+
+# -- Helpers for the auth, limits and registration integration tests ---------
+
+import base64  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+
+from OpenSSL import SSL  # noqa: E402
+
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+
+
+def tomlValue(value):
+    """
+    A Python bool, number, string or list of those, written as TOML.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[%s]" % (", ".join(tomlValue(v) for v in value),)
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+class TunedServer(RunningServer):
+    """
+    A L{RunningServer} whose global C{options} replace the harness's
+    defaults (such as C{auth_failure_delay}) instead of repeating them,
+    which TOML forbids.
+    """
+
+    def __init__(self, directory, options=None, **kwargs):
+        self.options = dict(options or {})
+        RunningServer.__init__(self, directory, **kwargs)
+
+    def writeConfig(self, extra="", hostExtra=None):
+        RunningServer.writeConfig(self, extra, hostExtra)
+        with open(self.configPath) as f:
+            lines = f.read().split("\n")
+        kept = [line for line in lines
+                if line.split("=")[0].strip() not in self.options]
+        settings = ["%s = %s" % (key, tomlValue(value))
+                    for key, value in self.options.items()]
+        with open(self.configPath, "w") as f:
+            f.write("\n".join(settings + kept))
+
+
+class TLSRawStream(RawStream):
+    """
+    A L{RawStream} that can upgrade itself with STARTTLS through pyOpenSSL
+    (memory BIOs, so the socket's timeout still applies), which exposes
+    what channel binding needs: the exported keying material and the
+    server's certificate.  Reads are buffered: L{readUntil} returns the
+    text up to and including its needle and keeps the rest.
+
+    @ivar tls: the L{SSL.Connection} once TLS is up, else C{None}.
+    """
+
+    tls = None
+
+    def __init__(self, server, timeout=5):
+        RawStream.__init__(self, server, timeout)
+        self.pending = b""
+
+    def send(self, data):
+        data = data if isinstance(data, bytes) else data.encode()
+        if self.tls is None:
+            self.sock.sendall(data)
+        else:
+            self.tls.sendall(data)
+            self._flush()
+
+    def _flush(self):
+        while True:
+            try:
+                data = self.tls.bio_read(65536)
+            except SSL.WantReadError:
+                return
+            self.sock.sendall(data)
+
+    def _receive(self):
+        """
+        The next bytes from the server, decrypted once TLS is up; C{b""}
+        when it closed the connection.
+        """
+        if self.tls is None:
+            return self.sock.recv(65536)
+        while True:
+            try:
+                return self.tls.recv(65536)
+            except SSL.WantReadError:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return b""
+                self.tls.bio_write(chunk)
+            except (SSL.ZeroReturnError, SSL.SysCallError):
+                return b""
+
+    def readUntil(self, needle, limit=1 << 20):
+        needle = needle.encode()
+        while needle not in self.pending and len(self.pending) < limit:
+            chunk = self._receive()
+            if not chunk:
+                break
+            self.pending += chunk
+        index = self.pending.find(needle)
+        end = len(self.pending) if index < 0 else index + len(needle)
+        data, self.pending = self.pending[:end], self.pending[end:]
+        return data.decode("utf-8", "replace")
+
+    def openStream(self, to="localhost"):
+        """
+        Send a stream header; return the text up to the end of the
+        server's features.
+        """
+        self.open(to)
+        return self.readUntil("</stream:features>")
+
+    def startTLS(self, serverName=None, maxVersion=None):
+        """
+        Ask for TLS (RFC 6120 section 5.4.2), expect C{<proceed/>}, and do
+        the handshake, with SNI C{serverName} if given.
+        """
+        self.send("<starttls xmlns='%s'/>" % (NS_TLS,))
+        answer = self.readUntil("/>")
+        assert "<proceed" in answer, answer
+        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        if maxVersion is not None:
+            context.set_max_proto_version(maxVersion)
+        self.tls = SSL.Connection(context, None)
+        if serverName is not None:
+            self.tls.set_tlsext_host_name(serverName.encode("idna"))
+        self.tls.set_connect_state()
+        self._handshake()
+
+    def _handshake(self):
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except SSL.WantReadError:
+                self._flush()
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed during the TLS handshake")
+                self.tls.bio_write(chunk)
+        self._flush()
+
+    def serverCertificate(self):
+        """
+        The certificate the server presented (a C{cryptography} object).
+        """
+        return self.tls.get_peer_certificate(as_cryptography=True)
+
+    def sasl(self, mechanism, data=None):
+        """
+        Send C{<auth/>} with C{data} (bytes) as its initial response.
+        """
+        text = "" if data is None else (
+            base64.b64encode(data).decode() or "=")
+        self.send("<auth xmlns='%s' mechanism='%s'>%s</auth>"
+                  % (NS_SASL, mechanism, text))
+
+    def respond(self, data):
+        self.send("<response xmlns='%s'>%s</response>"
+                  % (NS_SASL, base64.b64encode(data).decode() or "="))
+
+    def readMatch(self, pattern):
+        """
+        Read until the regular expression C{pattern} matches the text
+        received; consume and return the match (C{None} if the server
+        closed first).
+        """
+        regex = re.compile(pattern.encode(), re.DOTALL)
+        while regex.search(self.pending) is None:
+            chunk = self._receive()
+            if not chunk:
+                return None
+            self.pending += chunk
+        match = regex.search(self.pending)
+        self.pending = self.pending[match.end():]
+        return re.match(pattern, match.group(0).decode(), re.DOTALL)
+
+    def readElement(self, *names):
+        """
+        The next complete top-level element named one of C{names}, as a
+        match whose group 1 is the name and group 0 the element's text.
+        """
+        alternatives = "|".join(re.escape(name) for name in names)
+        return self.readMatch(r"<(%s)\b(?:[^>]*/>|.*?</\1>)" % (alternatives,))
+
+    def saslAnswer(self):
+        """
+        The server's next SASL element, as C{(name, text)}: C{name} is
+        C{challenge}, C{success} or C{failure}; C{text} is the element.
+        """
+        match = self.readElement("challenge", "success", "failure")
+        assert match is not None, "closed: " + self.pending.decode()
+        return match.group(1), match.group(0)
+
+    def plainLogin(self, user, password=PASSWORD):
+        """
+        SASL PLAIN (RFC 4616); return the server's answer element name.
+        """
+        self.sasl("PLAIN", ("\0%s\0%s" % (user, password)).encode())
+        return self.saslAnswer()[0]
+
+    def bind(self, resource):
+        """
+        Restart the stream after SASL and bind C{resource}; return the
+        bound JID (RFC 6120 section 7).
+        """
+        self.openStream(self.to)
+        self.send("<iq type='set' id='bind1'><bind xmlns='%s'><resource>%s"
+                  "</resource></bind></iq>" % (NS_BIND, resource))
+        answer = self.readElement("iq").group(0)
+        match = re.search(r"<jid>([^<]*)</jid>", answer)
+        assert match, answer
+        return match.group(1)
+
+    def open(self, to="localhost"):
+        self.to = to
+        RawStream.open(self, to)
+
+
+def saslData(elementText):
+    """
+    The decoded base64 content of a SASL element's text.
+    """
+    match = re.search(r">([^<]*)<", elementText)
+    content = match.group(1).strip() if match else ""
+    return b"" if content in ("", "=") else base64.b64decode(content)
+
+
+def tlsLogin(server, user, to="localhost", resource="raw", password=PASSWORD,
+             timeout=5):
+    """
+    A L{TLSRawStream} that did STARTTLS, PLAIN and bound C{resource}.
+    """
+    stream = TLSRawStream(server, timeout)
+    stream.openStream(to)
+    stream.startTLS(to)
+    stream.openStream(to)
+    assert stream.plainLogin(user, password) == "success"
+    stream.jid = stream.bind(resource)
+    return stream

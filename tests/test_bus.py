@@ -81,7 +81,8 @@ def test_equalKeysShareHandlers():
     bus.hook(IQKey("get", Address.HOST, "urn:xmpp:ping", "ping"),
              recorder(calls, "ping", True))
     assert bus.fire(IQKey("get", Address.HOST, "urn:xmpp:ping", "ping"))
-    assert bus.fire(IQKey("set", Address.HOST, "urn:xmpp:ping", "ping")) is None
+    other = IQKey("set", Address.HOST, "urn:xmpp:ping", "ping")
+    assert bus.fire(other) is None
     assert len(calls) == 1
 
 

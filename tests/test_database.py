@@ -26,7 +26,7 @@ from jabberd.storage.database import (
 )
 from jabberd.storage.schema import metadata
 
-TABLES = {"users", "user_credentials"}
+TABLES = set(metadata.tables)
 
 
 def tableNames(database):

@@ -51,7 +51,7 @@ class RecordingSession:
         self.closed.append((condition, text))
 
 
-# -- test plugins ----------------------------------------------------------------
+# -- test plugins -------------------------------------------------------------
 
 
 class Blocker:
@@ -148,7 +148,7 @@ FACTORIES = {"ping": ping, "blocker": BlockerFactory(),
              "broken": BrokenFactory(), "probe": ProbeFactory()}
 
 
-# -- fixtures and helpers -------------------------------------------------------
+# -- fixtures and helpers -----------------------------------------------------
 
 
 def configFor(tmp_path, hosts):
@@ -241,7 +241,7 @@ def test_recordingSessionProvidesISession():
     verifyObject(ISession, RecordingSession("a@example.org/r"))
 
 
-# -- messages ----------------------------------------------------------------------
+# -- messages -----------------------------------------------------------------
 
 
 def test_messageToFullJID(org, alice, alicePhone, bob):
@@ -347,7 +347,7 @@ def test_unhostedDomainErrorNotAnswered(org, bob):
     assert bob.delivered == []
 
 
-# -- presence ----------------------------------------------------------------------
+# -- presence -----------------------------------------------------------------
 
 
 def test_presenceToFullJID(org, alice, alicePhone, bob):
@@ -380,7 +380,7 @@ def test_presenceBroadcastNotRouted(org, alice, bob):
     assert alice.delivered == [] and bob.delivered == []
 
 
-# -- IQ ----------------------------------------------------------------------------
+# -- IQ -----------------------------------------------------------------------
 
 
 def test_unknownIQToHost(org, bob):
@@ -433,10 +433,6 @@ def test_pingOtherHostedDomain(org, net):
     assert pong["type"] == "result" and pong["from"] == ORG
 
 
-@pytest.mark.xfail(strict=True, reason="bug: VirtualHost.reply routes the "
-                   "reply with sendElement, which needs a 'from' that a "
-                   "reply to a request without 'to' must not carry, so the "
-                   "reply is lost (KeyError logged)")
 def test_pingWithoutTo(org, bob):
     """
     RFC 6120 section 10.3.3: no C{to} means the account, handled by the
@@ -448,8 +444,6 @@ def test_pingWithoutTo(org, bob):
     assert "from" not in pong.attributes
 
 
-@pytest.mark.xfail(strict=True, reason="bug: same cause as test_pingWithoutTo; "
-                   "on the bounce path the KeyError escapes processOutbound")
 def test_unknownIQWithoutTo(org, bob):
     send(org, bob, iq("get", "jabber:iq:nothing", "query", id="n2"))
     [error] = bob.delivered
@@ -490,7 +484,7 @@ def test_unexpectedResponseToHostDropped(org, bob):
     assert bob.delivered == []
 
 
-# -- policy and plugins ---------------------------------------------------------------
+# -- policy and plugins -------------------------------------------------------
 
 
 def test_policyHookClaims(org, alice, bob):
@@ -554,7 +548,7 @@ def test_attachPluginResult(org):
     assert org.attachPlugin(FACTORIES["blocker"], {}) is True
 
 
-# -- the host context ------------------------------------------------------------------
+# -- the host context ---------------------------------------------------------
 
 
 @pytest.fixture
@@ -662,7 +656,7 @@ def test_hostStop(org, probe, alice, bob):
     assert probe.detachedCalls == 1
 
 
-# -- host.sendIQ -------------------------------------------------------------------------
+# -- host.sendIQ --------------------------------------------------------------
 
 
 def serverPing(host, to):
@@ -744,10 +738,6 @@ def test_sendIQToUnboundResource(org):
     assert failure.value.condition == "service-unavailable"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sendIQ keys the request by the "
-                   "raw 'to' text while responseReceived uses the prepared "
-                   "sender JID, so a 'to' that is not in canonical form "
-                   "never matches its response")
 def test_sendIQToUnpreparedJID(org, alice):
     d = serverPing(org, "Alice@Example.org/pc")
     results = []
@@ -756,7 +746,7 @@ def test_sendIQToUnpreparedJID(org, alice):
     assert len(results) == 1 and results[0].type == "result"
 
 
-# -- the router ----------------------------------------------------------------------------
+# -- the router ---------------------------------------------------------------
 
 
 def test_router():
@@ -784,7 +774,7 @@ def test_router():
     assert unroutable == [toNet, toOrg]
 
 
-# -- the session registry -------------------------------------------------------------
+# -- the session registry -----------------------------------------------------
 
 
 def test_sessionRegistry():
@@ -817,7 +807,7 @@ def test_sessionRegistryNewerWins():
     registry.unbind(new)
 
 
-# -- reload --------------------------------------------------------------------------------
+# -- reload -------------------------------------------------------------------
 
 
 def test_reloadAddsAndRemovesHosts(server, tmp_path, org, net, bob):

@@ -47,7 +47,7 @@ def configError(enabled, factories, **tables):
     return info.value
 
 
-# -- ordering ------------------------------------------------------------------
+# -- ordering -----------------------------------------------------------------
 
 
 def test_orderKeptWithoutRequirements():
@@ -83,7 +83,7 @@ def test_onlyEnabledResolved():
     assert resolvePlugins(hostConfig([]), factories, SOURCE) == []
 
 
-# -- errors ----------------------------------------------------------------------
+# -- errors -------------------------------------------------------------------
 
 
 def test_unknownPlugin():
@@ -165,7 +165,7 @@ def test_parsedOptions():
     ]
 
 
-# -- discovery ---------------------------------------------------------------------
+# -- discovery ----------------------------------------------------------------
 
 
 def test_discoverPlugins():
@@ -177,7 +177,7 @@ def test_discoverPlugins():
         verifyObject(IPluginFactory, pluginFactory)
 
 
-# -- parseOptions ----------------------------------------------------------------
+# -- parseOptions -------------------------------------------------------------
 
 SCHEMA = {"count": 3, "ratio": 0.5, "enabled": True, "label": "x",
           "names": ["a"]}

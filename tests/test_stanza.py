@@ -91,7 +91,7 @@ def test_makeElementSkipsNone():
     assert (element.uri, element.name) == (None, "message")
 
 
-# -- replies -------------------------------------------------------------------
+# -- replies ------------------------------------------------------------------
 
 
 def test_resultReplyAddressing():
@@ -153,7 +153,7 @@ def test_errorReplyToPresence():
     assert reply.error["type"] == "auth"
 
 
-# -- checkIQ (RFC 6120 section 8.2.3) ------------------------------------------
+# -- checkIQ (RFC 6120 section 8.2.3) -----------------------------------------
 
 
 def iq(type="get", id="1", children=1):
@@ -188,7 +188,7 @@ def test_checkIQIgnoresText():
     checkIQ(element)
 
 
-# -- errors ----------------------------------------------------------------------
+# -- errors -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("condition, type", [

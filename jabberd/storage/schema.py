@@ -13,13 +13,17 @@ result of applying all of them.
 """
 
 from sqlalchemy import (
+    Boolean,
     Column,
+    Float,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
 )
 
 #: Constraint names are spelled out so migrations can drop them portably.
@@ -69,4 +73,69 @@ userCredentials = Table(
         ["users.domain", "users.username"],
         ondelete="CASCADE",
     ),
+)
+
+#: A bare JID: localpart, '@', domainpart (RFC 7622 section 3.1).
+BARE_JID_LENGTH = 2 * JID_PART_LENGTH + 1
+
+
+def _userForeignKey():
+    return ForeignKeyConstraint(
+        ["domain", "username"],
+        ["users.domain", "users.username"],
+        ondelete="CASCADE",
+    )
+
+
+#: Roster items (RFC 6121 section 2.1.2).  A removed item stays as a
+#: tombstone (C{subscription='remove'}) so that roster versioning can push
+#: the removal to a client that missed it (section 2.6).
+rosterItems = Table(
+    "roster_items",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("contact", String(BARE_JID_LENGTH), primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("subscription", String(8), nullable=False),
+    Column("ask", Boolean, nullable=False),
+    Column("approved", Boolean, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    _userForeignKey(),
+)
+
+#: The current roster version of each account (RFC 6121 section 2.6).
+rosterVersions = Table(
+    "roster_versions",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("version", Integer, nullable=False),
+    _userForeignKey(),
+)
+
+#: Inbound subscription requests not yet approved or denied (RFC 6121
+#: section 3.1.3), kept with the request stanza to deliver again.
+pendingSubscriptions = Table(
+    "pending_subscriptions",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("contact", String(BARE_JID_LENGTH), primary_key=True),
+    Column("stanza", Text, nullable=False),
+    _userForeignKey(),
+)
+
+#: Messages stored for users without an available resource (XEP-0160).
+offlineMessages = Table(
+    "offline_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("domain", String(JID_PART_LENGTH), nullable=False),
+    Column("username", String(JID_PART_LENGTH), nullable=False),
+    Column("stamp", Float, nullable=False),
+    Column("stanza", Text, nullable=False),
+    Index("ix_offline_messages_owner", "domain", "username", "id"),
+    _userForeignKey(),
 )
