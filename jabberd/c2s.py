@@ -80,6 +80,7 @@ class ClientStream(protocol.Protocol):
         self.data = {}
         self.lang = "en"
         self.streamID = None
+        self.lastReceived = self.reactor.seconds()
 
     # -- connection lifecycle ------------------------------------------------
 
@@ -110,6 +111,7 @@ class ClientStream(protocol.Protocol):
     def dataReceived(self, data):
         if self._closing:
             return
+        self.lastReceived = self.reactor.seconds()
         self._limiter.consumed(len(data))
         try:
             rest = self.parser.feed(data)

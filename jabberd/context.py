@@ -131,6 +131,17 @@ class HostContext:
         """
         self._host.sendElement(element)
 
+    def sendIQ(self, element, timeout=60):
+        """
+        Send an IQ request from this host (C{from} must be set) and wait
+        for the response.
+
+        @return: a L{Deferred} firing with the response L{Stanza}, failing
+            with L{StanzaError} for an error response or
+            C{defer.TimeoutError} after C{timeout} seconds.
+        """
+        return self._host.sendIQ(element, timeout)
+
     def store(self, iface):
         """
         The store providing C{iface}, bound to this host's domain.

@@ -19,6 +19,8 @@ class ISession(Interface):
     data = Attribute("A dict where plugins keep per-session state, keyed "
                      "by their own plugin name.")
     encrypted = Attribute("Whether the stream is protected by TLS.")
+    lastReceived = Attribute("When the client last sent anything "
+                             "(C{reactor.seconds()}).")
 
     def deliver(element):
         """

@@ -41,6 +41,7 @@ class RecordingSession:
         self.jid = parseJID(jid)
         self.data = {}
         self.encrypted = True
+        self.lastReceived = 0.0
         self.delivered = []
         self.closed = []
 
