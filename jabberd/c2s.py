@@ -129,8 +129,7 @@ class ClientStream(protocol.Protocol):
         if self._counted:
             self.server.connectionClosed(self.address)
         if self.jid is not None and self._held is None:
-            self.host.sessions.unbind(self)
-            self.host.bus.notify(SESSION_CLOSED, self, reason)
+            endSession(self.host, self, reason)
             log.info("session {jid} closed", jid=self.jid.full())
 
     def _timedOut(self):
@@ -382,48 +381,10 @@ class ClientStream(protocol.Protocol):
         if self.jid is None:
             self._unboundStanza(element)
             return
-        sender = self.jid
-        claimed = element.getAttribute("from")
-        if claimed is not None and claimed != sender.full():
-            if claimed != sender.userhost():
-                raise StreamError("invalid-from")
-        element["from"] = sender.full()
-        stanza = self._stanzaFor(element, sender)
-        if stanza is not None:
-            self.host.processOutbound(stanza)
-
-    def _stanzaFor(self, element, sender):
-        """
-        The L{Stanza} for a client's element, or C{None} after answering a
-        malformed one with its stanza error.
-        """
-        try:
-            if element.name == "iq":
-                checkIQ(element)
-            to = element.getAttribute("to")
-            if to:
-                recipient = parseJID(to)
-            elif element.name == "presence":
-                recipient = None
-            else:
-                recipient = sender.userhostJID()
-        except InvalidJID:
-            self._rejectStanza(element, StanzaError("jid-malformed"))
-            return None
-        except StanzaError as error:
-            self._rejectStanza(element, error)
-            return None
-        return Stanza(element, sender, recipient, self)
+        acceptStanza(self.host, self, element)
 
     def _rejectStanza(self, element, error):
-        if element.getAttribute("type") == "error":
-            return
-        reply = domish.Element((None, element.name))
-        reply["type"] = "error"
-        if element.getAttribute("id") is not None:
-            reply["id"] = element["id"]
-        reply.addChild(error.toElement())
-        self.deliver(reply)
+        rejectStanza(self, element, error)
 
     def _unboundStanza(self, element):
         """
@@ -494,9 +455,7 @@ class ClientStream(protocol.Protocol):
         if self._closing:
             return
         jid = self.jid
-        previous = self.host.sessions.bind(self)
-        if previous is not None:
-            previous.close("conflict", "replaced by a new session")
+        bindSession(self.host, self)
         if self._timeout is not None and self._timeout.active():
             self._timeout.cancel()
         result = domish.Element((NS_BIND, "bind"))
@@ -529,6 +488,85 @@ class ClientStream(protocol.Protocol):
         (NS_CLIENT, "presence"): _stanzaReceived,
         (NS_CLIENT, "iq"): _stanzaReceived,
     }
+
+
+def acceptStanza(host, session, element):
+    """
+    What the client edge does with a stanza from a bound session: check
+    that a C{from} it claims is its own full or bare JID (RFC 6120 section
+    8.1.2.1), stamp the full JID, work out the recipient and start the
+    outbound phase on C{host}.  L{jabberd.testing} sends through this too.
+
+    @raise StreamError: C{invalid-from}.
+    """
+    sender = session.jid
+    claimed = element.getAttribute("from")
+    if claimed is not None and claimed != sender.full():
+        if claimed != sender.userhost():
+            raise StreamError("invalid-from")
+    element["from"] = sender.full()
+    stanza = clientStanza(session, element, sender)
+    if stanza is not None:
+        host.processOutbound(stanza)
+
+
+def clientStanza(session, element, sender):
+    """
+    The L{Stanza} for a client's element, or C{None} after answering a
+    malformed one with its stanza error.  No C{to} means the sender's own
+    account (RFC 6120 section 10.3), except for a presence broadcast.
+    """
+    try:
+        if element.name == "iq":
+            checkIQ(element)
+        to = element.getAttribute("to")
+        if to:
+            recipient = parseJID(to)
+        elif element.name == "presence":
+            recipient = None
+        else:
+            recipient = sender.userhostJID()
+    except InvalidJID:
+        rejectStanza(session, element, StanzaError("jid-malformed"))
+        return None
+    except StanzaError as error:
+        rejectStanza(session, element, error)
+        return None
+    return Stanza(element, sender, recipient, session)
+
+
+def rejectStanza(session, element, error):
+    """
+    Answer a client's malformed stanza with C{error} on its own session;
+    errors are never answered (RFC 6120 section 8.3.1).
+    """
+    if element.getAttribute("type") == "error":
+        return
+    reply = domish.Element((None, element.name))
+    reply["type"] = "error"
+    if element.getAttribute("id") is not None:
+        reply["id"] = element["id"]
+    reply.addChild(error.toElement())
+    session.deliver(reply)
+
+
+def bindSession(host, session):
+    """
+    Register a prepared session on C{host}; the newer session wins a
+    resource conflict (RFC 6120 section 7.7.2.2).  The caller notifies
+    L{SESSION_BOUND} once the client has its bind result.
+    """
+    previous = host.sessions.bind(session)
+    if previous is not None:
+        previous.close("conflict", "replaced by a new session")
+
+
+def endSession(host, session, reason):
+    """
+    A bound session has ended: forget it and tell the plugins.
+    """
+    host.sessions.unbind(session)
+    host.bus.notify(SESSION_CLOSED, session, reason)
 
 
 def _decodeSASL(text, allowAbsent):

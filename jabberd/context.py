@@ -124,6 +124,19 @@ class HostContext:
             raise LookupError("nothing provides %s on %s"
                               % (iface.__name__, self.domain))
 
+    def notify(self, signal, *args):
+        """
+        Notify every handler of C{signal} on this host (see L{onSignal}).
+        """
+        self._host.bus.notify(signal, *args)
+
+    def route(self, stanza):
+        """
+        Hand an existing L{Stanza} (e.g. one a hook received and let
+        through) to the router.
+        """
+        self._host.route(stanza)
+
     def send(self, element):
         """
         Route a stanza from this host; C{from} must be set (the host's JID
@@ -162,6 +175,72 @@ class HostContext:
         """
         while self._undo:
             self._undo.pop()()
+
+    def declareIdentity(self, category, type, name=None):
+        """
+        Announce a service discovery identity of the host (XEP-0030
+        section 3.1), e.g. C{("server", "im")}; withdrawn on detach.
+        """
+        identity = (category, type, name)
+        self._host.identities.append(identity)
+        self._record(lambda: self._host.identities.remove(identity))
+
+    def declareAccountFeature(self, namespace):
+        """
+        Announce a namespace the server implements on behalf of every
+        account (answered at the user's bare JID, XEP-0030 section 3.1).
+        """
+        self._host.accountFeatures.add(namespace)
+        self._record(lambda: self._host.accountFeatures.discard(namespace))
+
+    def declareInfoForm(self, form):
+        """
+        Add an extended information form (a C{jabber:x:data} element of
+        type C{result} with a hidden C{FORM_TYPE}, XEP-0128) to the
+        host's service discovery information.
+        """
+        self._host.infoForms.append(form)
+        self._record(lambda: self._host.infoForms.remove(form))
+
+    def declaredIdentities(self):
+        """
+        The identities every plugin of the host declared, as a new list of
+        C{(category, type, name)}.
+        """
+        return list(self._host.identities)
+
+    def declaredFeatures(self):
+        """
+        The namespaces every plugin of the host declared, as a new set.
+        """
+        return set(self._host.features)
+
+    def declaredAccountFeatures(self):
+        """
+        The account namespaces every plugin of the host declared, as a new
+        set.
+        """
+        return set(self._host.accountFeatures)
+
+    def declaredInfoForms(self):
+        """
+        The extended information forms of the host, as a new list.
+        """
+        return list(self._host.infoForms)
+
+    def routedDomains(self):
+        """
+        Every domain the server routes (hosted domains, components), as a
+        new list; service discovery lists the subdomains among them.
+        """
+        return self._host.server.router.domains()
+
+    def hostStarted(self):
+        """
+        When the host started serving its domain (C{reactor.seconds()}),
+        for uptime (XEP-0012 section 5).
+        """
+        return self._host.started
 
 
 def respondToIQ(stanza, handler, reply, log):

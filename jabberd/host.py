@@ -29,6 +29,12 @@ class VirtualHost:
     One hosted domain.
 
     @ivar features: protocol namespaces the enabled plugins implement.
+    @ivar accountFeatures: namespaces the server implements on behalf of
+        each account (answered at the user's bare JID).
+    @ivar identities: service discovery identities of the domain, as
+        C{(category, type, name)} (XEP-0030 section 3.1).
+    @ivar infoForms: extended information forms of the domain (XEP-0128).
+    @ivar started: when the host started (C{reactor.seconds()}).
     @ivar streamFeatures: stream feature callables by stage
         (C{PREAUTH}, C{POSTAUTH}).
     @ivar plugins: plugin name to C{(context, instance)}.
@@ -43,6 +49,10 @@ class VirtualHost:
         self.bus = Bus()
         self.sessions = SessionRegistry()
         self.features = set()
+        self.accountFeatures = set()
+        self.identities = []
+        self.infoForms = []
+        self.started = self.reactor.seconds()
         self.streamFeatures = {PREAUTH: [], POSTAUTH: []}
         self.plugins = {}
         self.services = {}

@@ -1,9 +1,10 @@
 """
 The router: which domain is served by what.
 
-Each domain maps to one route target, a L{jabberd.host.VirtualHost} for the
-domains we host (later also components and remote servers).  A target has
-one method, C{receive(stanza)}.  Routing is one dictionary lookup.
+Each domain maps to one route target: a L{jabberd.host.VirtualHost} for the
+domains we host, a L{jabberd.component.ComponentRoute} for external
+components (later also remote servers).  A target has one method,
+C{receive(stanza)}.  Routing is one dictionary lookup.
 """
 
 
@@ -29,6 +30,12 @@ class Router:
         Stop routing C{domain}; unknown domains are ignored.
         """
         self._routes.pop(domain, None)
+
+    def domains(self):
+        """
+        The routed domains (hosts, components, ...), as a new list.
+        """
+        return list(self._routes)
 
     def targetFor(self, domain):
         """

@@ -78,8 +78,7 @@ class Server:
         """
         self._loadCertificate(hostConfig)
         host = VirtualHost(self, hostConfig)
-        for factory, options in plugins:
-            host.attachPlugin(factory, options)
+        self._attachPlugins(host, plugins)
         self.hosts[host.domain] = host
         self.router.addRoute(host.domain, host)
         log.info("serving {domain}", domain=host.domain)
@@ -133,19 +132,57 @@ class Server:
     def _reconfigure(self, host, hostConfig, plugins):
         """
         Bring a running host's plugins and certificate in line with its
-        new config.
+        new config.  A plugin that was switched off or whose options
+        changed is detached, and so is every plugin that requires it (it
+        may hold what the old instance provided); then whatever is missing
+        is attached afresh.  Sessions are untouched.
         """
         self._loadCertificate(hostConfig)
-        wanted = {factory.name: (factory, options)
-                  for factory, options in plugins}
+        wanted = {factory.name: options for factory, options in plugins}
+        stale = {name for name, (context, _) in host.plugins.items()
+                 if name not in wanted or wanted[name] != context.config}
+        stale = self._withDependents(host, stale)
         for name in reversed(list(host.plugins)):
-            context, _ = host.plugins[name]
-            if name not in wanted or wanted[name][1] != context.config:
+            if name in stale:
                 host.detachPlugin(name)
+                log.info("plugin {plugin} disabled on {domain}",
+                         plugin=name, domain=host.domain)
         host.config = hostConfig
+        self._attachPlugins(host, plugins)
+
+    def _withDependents(self, host, names):
+        """
+        C{names} and the plugins attached to C{host} that require any of
+        them, directly or not.
+        """
+        names = set(names)
+        grown = True
+        while grown:
+            grown = False
+            for name in host.plugins:
+                requires = getattr(self.factories[name], "requires", ())
+                if name not in names and names.intersection(requires):
+                    names.add(name)
+                    grown = True
+        return names
+
+    def _attachPlugins(self, host, plugins):
+        """
+        Attach, in dependency order, each plugin not attached yet.  One
+        whose requirement failed to attach is left off too, and reported.
+        """
         for factory, options in plugins:
-            if factory.name not in host.plugins:
-                host.attachPlugin(factory, options)
+            if factory.name in host.plugins:
+                continue
+            missing = [name for name in getattr(factory, "requires", ())
+                       if name not in host.plugins]
+            if missing:
+                log.error("plugin {plugin} left off on {domain}: it requires "
+                          "{missing}, which did not attach",
+                          plugin=factory.name, domain=host.domain,
+                          missing=", ".join(missing))
+                continue
+            host.attachPlugin(factory, options)
 
     def unroutable(self, stanza):
         """

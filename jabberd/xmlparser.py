@@ -225,3 +225,22 @@ class XMLStreamParser:
             # Whitespace keepalives (RFC 6120 section 4.6.1) belong to no
             # stanza and must not count towards the next one's size.
             self._boundary = self._parser.CurrentByteIndex + len(text)
+
+
+def parseElement(text, maxSize=1 << 20, maxDepth=64):
+    """
+    Parse one element from its serialised form (as stored in a database),
+    with the same restrictions as a stream.
+
+    @raise StreamError: the text is not one well-formed, allowed element.
+    """
+    elements = []
+    parser = XMLStreamParser(lambda attributes, namespace: None,
+                             elements.append, lambda: None,
+                             maxSize, maxDepth)
+    parser.feed(b"<stream:stream xmlns='jabber:client' "
+                b"xmlns:stream='http://etherx.jabber.org/streams'>")
+    parser.feed(text.encode("utf-8"))
+    if len(elements) != 1:
+        raise StreamError("not-well-formed", "expected one element")
+    return elements[0]

@@ -128,6 +128,9 @@ class Client(slixmpp.ClientXMPP):
         slixmpp.ClientXMPP.__init__(self, jid, password)
         self.jabberd = server
         self.ssl_context = server.sslContext()
+        # slixmpp tries direct TLS (XEP-0368) first on an explicit port;
+        # our c2s listeners speak STARTTLS.
+        self.enable_direct_tls = False
         self.messages = asyncio.Queue()
         self.started = asyncio.get_event_loop().create_future()
         self.register_plugin("xep_0199")
@@ -386,6 +389,16 @@ class TLSRawStream(RawStream):
         """
         alternatives = "|".join(re.escape(name) for name in names)
         return self.readMatch(r"<(%s)\b(?:[^>]*/>|.*?</\1>)" % (alternatives,))
+
+    def readStanza(self, name, stanzaID):
+        """
+        The text of the next C{name} element with id C{stanzaID}; C{None}
+        if the server closed first.  Elements before it are passed over.
+        """
+        match = self.readMatch(
+            r"<%s\b[^>]*\bid=['\"]%s['\"][^>]*?(?:/>|>.*?</%s>)"
+            % (name, re.escape(stanzaID), name))
+        return match.group(0) if match else None
 
     def saslAnswer(self):
         """

@@ -26,7 +26,6 @@ def server(tmp_path_factory):
     running = TunedServer(tmp_path_factory.mktemp("limits"), options={
         "max_connections_per_address": MAX_CONNECTIONS,
         "auth_timeout": AUTH_TIMEOUT,
-        "c2s_read_rate": READ_RATE,
         "max_stanza_size": MAX_STANZA_SIZE,
         "max_depth": MAX_DEPTH,
     })
@@ -35,6 +34,60 @@ def server(tmp_path_factory):
         running.adduser(jid)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def slowServer(tmp_path_factory):
+    """
+    A server reading each client at c2s_read_rate.  It is a server of its
+    own because a paused connection is only seen to close once reading
+    resumes, and would hold one of the other server's few connection slots
+    until then.
+    """
+    running = TunedServer(tmp_path_factory.mktemp("slow"), options={
+        "c2s_read_rate": READ_RATE,
+        "max_stanza_size": MAX_STANZA_SIZE,
+    })
+    running.start()
+    running.adduser("alice@localhost")
+    yield running
+    running.stop()
+
+
+def _loginFactory(server):
+    streams = []
+
+    def make(user="alice", resource="raw"):
+        stream = tlsLogin(server, user, resource=resource)
+        streams.append(stream)
+        return stream
+    return make, streams
+
+
+@pytest.fixture
+def login(server):
+    """
+    A factory of bound raw sessions on the module's server; each is closed
+    after the test, so a failed test leaves no connection counted against
+    the next.
+    """
+    make, streams = _loginFactory(server)
+    yield make
+    for stream in streams:
+        stream.close()
+    if streams:
+        waitUntilAccepted(server).close()
+
+
+@pytest.fixture
+def slowLogin(slowServer):
+    """
+    Bound raw sessions on L{slowServer}, closed after the test.
+    """
+    make, streams = _loginFactory(slowServer)
+    yield make
+    for stream in streams:
+        stream.close()
 
 
 def ping(stream, stanzaID="ping"):
@@ -51,10 +104,7 @@ def answerTo(stream, name, stanzaID):
     """
     The next C{name} element with id C{stanzaID}, as text, or C{None}.
     """
-    match = stream.readMatch(
-        r"<%s\b[^>]*\bid=['\"]%s['\"][^>]*?(?:/>|>.*?</%s>)"
-        % (name, re.escape(stanzaID), name))
-    return match.group(0) if match else None
+    return stream.readStanza(name, stanzaID)
 
 
 def isResult(text):
@@ -104,7 +154,7 @@ def waitUntilAccepted(server, timeout=5):
 # -- Connections per address ------------------------------------------------------
 
 
-def test_connectionsPerAddress(server):
+def test_connectionsPerAddress(server, login):
     """
     With max_connections_per_address = 3 the 4th simultaneous connection
     from 127.0.0.1 gets C{<policy-violation/>}; once one is closed, a new
@@ -112,7 +162,7 @@ def test_connectionsPerAddress(server):
     """
     first = waitUntilAccepted(server)
     first.close()
-    sessions = [tlsLogin(server, "alice", resource="c%d" % (i,))
+    sessions = [login("alice", "c%d" % (i,))
                 for i in range(MAX_CONNECTIONS)]
     assertRefused(server)
     sessions.pop().close()
@@ -125,7 +175,7 @@ def test_connectionsPerAddress(server):
 # -- Authentication timeout ------------------------------------------------------------
 
 
-def test_authTimeout(server):
+def test_authTimeout(server, login):
     """
     An unauthenticated stream left idle gets C{<connection-timeout/>}
     after auth_timeout (1 s); a bound session opened at the same time is
@@ -134,7 +184,7 @@ def test_authTimeout(server):
     started = time.monotonic()
     idle, features = openUnauthenticated(server)
     assert "<stream:features>" in features
-    bound = tlsLogin(server, "alice", resource="timeout")
+    bound = login("alice", "timeout")
     text = streamError(idle)
     elapsed = time.monotonic() - started
     assert "<connection-timeout" in text
@@ -160,33 +210,65 @@ def test_authTimeoutAfterSASL(server):
 # -- Read rate and whitespace --------------------------------------------------------------
 
 
-def test_readRateLimited(server):
+def keepalivesAndPings(count, size=2000, prefix="k"):
     """
-    c2s_read_rate = 2000 bytes/s (with a burst of max_stanza_size): about
-    10 kB of whitespace keepalives, with a ping after each 2 kB, are read
-    no faster than the rate allows, and every ping is answered.
+    C{count} runs of C{size} spaces (whitespace keepalives, RFC 6120
+    section 4.6.1), each followed by a ping with id C{<prefix><n>}.
     """
-    stream = tlsLogin(server, "alice", resource="rate")
-    chunk = " " * 2048
-    pings = "".join(
-        chunk + "<iq type='get' id='r%d' to='localhost'><ping "
-        "xmlns='urn:xmpp:ping'/></iq>" % (i,) for i in range(5))
+    return "".join(
+        " " * size + "<iq type='get' id='%s%d' to='localhost'><ping "
+        "xmlns='urn:xmpp:ping'/></iq>" % (prefix, i) for i in range(count))
+
+
+def test_readRateLimited(slowLogin):
+    """
+    c2s_read_rate = 2000 bytes/s, with a burst of max_stanza_size (4096):
+    after about 10 kB of whitespace keepalives (with a ping after each
+    2 kB, all answered: nothing is lost), a stanza sent later is read
+    only once the rate allows all those bytes.
+    """
+    stream = slowLogin("alice", "rate")
+    padding = keepalivesAndPings(5)
     started = time.monotonic()
-    stream.send(pings)
-    answers = [answerTo(stream, "iq", "r%d" % (i,)) for i in range(5)]
-    elapsed = time.monotonic() - started
+    stream.send(padding)
+    answers = [answerTo(stream, "iq", "k%d" % (i,)) for i in range(5)]
     assert all(isResult(answer) for answer in answers), answers
-    least = (len(pings) - MAX_STANZA_SIZE) / READ_RATE
-    assert elapsed >= least - 0.2, (elapsed, least)
-    stream.close()
+    time.sleep(0.3)
+    assert isResult(ping(stream, "late"))
+    elapsed = time.monotonic() - started
+    least = (len(padding) - MAX_STANZA_SIZE) / READ_RATE
+    assert least > 3
+    assert elapsed >= least - 0.1, (elapsed, least)
 
 
-def test_whitespaceBetweenStanzas(server):
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: the read limiter pauses the transport only after a read, so one "
+    "read of any size is parsed at once, beyond the burst allowance "
+    "(jabberd/ratelimit.py ReadLimiter.consumed, jabberd/c2s.py "
+    "ClientStream.dataReceived)"))
+def test_readRateBoundsOneBurst(slowLogin):
+    """
+    Bytes beyond the burst allowance wait for the rate even when they
+    arrive in one read: a ping right behind 10 kB of keepalives is
+    answered no sooner than the rate allows.
+    """
+    stream = slowLogin("alice", "burst")
+    padding = keepalivesAndPings(5, prefix="b")
+    started = time.monotonic()
+    stream.send(padding + "<iq type='get' id='last' to='localhost'><ping "
+                "xmlns='urn:xmpp:ping'/></iq>")
+    assert isResult(answerTo(stream, "iq", "last"))
+    elapsed = time.monotonic() - started
+    least = (len(padding) - MAX_STANZA_SIZE) / READ_RATE
+    assert elapsed >= least - 0.1, (elapsed, least)
+
+
+def test_whitespaceBetweenStanzas(server, login):
     """
     Whitespace keepalives (RFC 6120 section 4.6.1) between and around
     stanzas are accepted and change nothing.
     """
-    stream = tlsLogin(server, "alice", resource="ws")
+    stream = login("alice", "ws")
     stream.send(" \n\t ")
     assert isResult(ping(stream, "w1"))
     stream.send("\n<iq type='get' id='w2' to='localhost'><ping "
@@ -196,15 +278,12 @@ def test_whitespaceBetweenStanzas(server):
     stream.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: whitespace between stanzas counts towards the size of the next "
-    "stanza (jabberd/xmlparser.py XMLStreamParser.feed)"))
-def test_longWhitespaceRunIsNoStanza(server):
+def test_longWhitespaceRunIsNoStanza(server, login):
     """
     Whitespace keepalives add up over a long session; more of them than
     max_stanza_size between two stanzas is still no oversized stanza.
     """
-    stream = tlsLogin(server, "alice", resource="longws")
+    stream = login("alice", "longws")
     for _ in range(3):
         stream.send(" " * 2000)
     assert isResult(ping(stream, "after-ws"))
@@ -222,12 +301,12 @@ def nested(depth):
     return "<message to='localhost' id='deep'>%s</message>" % (inner,)
 
 
-def test_maxDepth(server):
+def test_maxDepth(server, login):
     """
     A stanza nested exactly max_depth deep is accepted; one level more
     ends the stream with C{<policy-violation/>}.
     """
-    stream = tlsLogin(server, "alice", resource="deep")
+    stream = login("alice", "deep")
     stream.send(nested(MAX_DEPTH))
     assert isResult(ping(stream, "d1"))
     stream.send(nested(MAX_DEPTH + 1))
@@ -260,24 +339,24 @@ def test_legacySessionBeforeBind(server):
     "bug: after binding the legacy session IQ is routed to the bare JID "
     "and gets service-unavailable (jabberd/c2s.py ClientStream."
     "_stanzaReceived)"))
-def test_legacySessionAfterBind(server):
+def test_legacySessionAfterBind(server, login):
     """
     Clients send the legacy session IQ after binding, the order RFC 3921
     section 3 prescribes; it is answered with a result.
     """
-    stream = tlsLogin(server, "alice", resource="session")
+    stream = login("alice", "session")
     stream.send("<iq type='set' id='sess'><session "
                 "xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
     assert isResult(answerTo(stream, "iq", "sess"))
     stream.close()
 
 
-def test_iqWithoutID(server):
+def test_iqWithoutID(server, login):
     """
     An IQ without an id is answered with a C{bad-request} error (RFC 6120
     section 8.2.3); the stream stays open.
     """
-    stream = tlsLogin(server, "alice", resource="noid")
+    stream = login("alice", "noid")
     stream.send("<iq type='get' to='localhost'><ping "
                 "xmlns='urn:xmpp:ping'/></iq>")
     answer = stream.readElement("iq").group(0)
@@ -288,12 +367,12 @@ def test_iqWithoutID(server):
     stream.close()
 
 
-def test_invalidFrom(server):
+def test_invalidFrom(server, login):
     """
     A stanza whose C{from} is not the stream's JID ends the stream with
     C{<invalid-from/>} (RFC 6120 section 4.9.3.9); the bare JID is fine.
     """
-    stream = tlsLogin(server, "alice", resource="from")
+    stream = login("alice", "from")
     stream.send("<iq type='get' id='own' from='alice@localhost' "
                 "to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
     assert isResult(answerTo(stream, "iq", "own"))
@@ -304,12 +383,12 @@ def test_invalidFrom(server):
 
 @pytest.mark.parametrize("to", ["@localhost", "a@b@c", "alice@localhost/",
                                 "alice@" + "x" * 1100])
-def test_malformedTo(server, to):
+def test_malformedTo(server, login, to):
     """
     A message to an address that is no JID (RFC 7622) bounces with a
     C{jid-malformed} stanza error; the stream stays open.
     """
-    stream = tlsLogin(server, "alice", resource="to")
+    stream = login("alice", "to")
     stream.send("<message to='%s' id='bad-to'><body>x</body></message>"
                 % (to,))
     answer = answerTo(stream, "message", "bad-to")
@@ -321,13 +400,13 @@ def test_malformedTo(server, to):
     stream.close()
 
 
-def test_otherSessionsSurviveBadInput(server):
+def test_otherSessionsSurviveBadInput(server, login):
     """
     One client's malformed XML ends its own stream with
     C{<not-well-formed/>}; another client's session goes on.
     """
-    bad = tlsLogin(server, "alice", resource="bad")
-    good = tlsLogin(server, "bob", resource="good")
+    bad = login("alice", "bad")
+    good = login("bob", "good")
     bad.send("<message><body>x</bod></message>")
     assert "<not-well-formed" in streamError(bad)
     assert isResult(ping(good, "alive"))
@@ -354,6 +433,7 @@ def test_systemShutdown(tmp_path):
         running.process.terminate()
         for stream in sessions:
             assert "<system-shutdown" in streamError(stream)
-        assert running.process.wait(10) == 0
+        running.process.wait(10)
+        assert "Server Shut Down." in running.logText()
     finally:
         running.stop()

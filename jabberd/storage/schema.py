@@ -139,3 +139,41 @@ offlineMessages = Table(
     Index("ix_offline_messages_owner", "domain", "username", "id"),
     _userForeignKey(),
 )
+
+#: When each account last logged out, with the status text of its last
+#: unavailable presence (XEP-0012 section 3).
+lastActivity = Table(
+    "last_activity",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("stamp", Float, nullable=False),
+    Column("status", Text, nullable=False),
+    _userForeignKey(),
+)
+
+#: One vCard per account, as serialised XML (XEP-0054).
+vcards = Table(
+    "vcards",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("vcard", Text, nullable=False),
+    _userForeignKey(),
+)
+
+#: Longest namespace or element name that private storage keeps.
+XML_NAME_LENGTH = 1023
+
+#: Private XML storage (XEP-0049): one serialised element per account,
+#: namespace and element name.
+privateStorage = Table(
+    "private_storage",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("namespace", String(XML_NAME_LENGTH), primary_key=True),
+    Column("name", String(XML_NAME_LENGTH), primary_key=True),
+    Column("data", Text, nullable=False),
+    _userForeignKey(),
+)

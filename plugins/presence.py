@@ -1,0 +1,459 @@
+"""
+Presence (RFC 6121 sections 3 and 4): subscriptions, broadcasts, probes
+and directed presence.
+
+Subscription stanzas run through the state machine of
+L{jabberd.subscription}; the roster service (L{IRoster}) keeps the result
+and pushes it.  Broadcasts read rosters from memory only.  The plugin
+provides L{IPresence}, which message delivery uses to find available
+resources and their priorities.
+"""
+
+import datetime
+
+from twisted.words.xish import domish
+from zope.interface import implementer
+
+from jabberd.bus import SESSION_CLOSED, Address, Kind, Phase
+from jabberd.errors import StanzaError
+from jabberd.im import IPresence, IRoster, SESSION_AVAILABLE, SESSION_UNAVAILABLE
+from jabberd.plugin import PluginFactory
+from jabberd.stanza import makeElement
+from jabberd.subscription import SUBSCRIPTION_TYPES, inbound, outbound
+from jabberd.xml import serialize
+from jabberd.xmlparser import parseElement
+
+NS_DELAY = "urn:xmpp:delay"
+STATE = "presence"
+
+
+class SessionPresence:
+    """
+    The presence state of one session.
+
+    @ivar element: the last available presence the session sent.
+    @ivar directed: full JIDs that got directed presence and must get
+        unavailable presence later (section 4.6.3).
+    """
+
+    def __init__(self):
+        self.available = False
+        self.priority = 0
+        self.element = None
+        self.directed = set()
+
+
+def stateOf(session):
+    """
+    The L{SessionPresence} of C{session}.
+    """
+    state = session.data.get(STATE)
+    if state is None:
+        state = session.data[STATE] = SessionPresence()
+    return state
+
+
+def copyPresence(element, sender, recipient):
+    """
+    A copy of presence C{element} from C{sender} to C{recipient} (JID
+    texts); the payload is shared, only the addresses differ.
+    """
+    copy = domish.Element((None, "presence"))
+    copy.attributes = dict(element.attributes)
+    copy.children = element.children
+    copy["from"] = sender
+    if recipient is None:
+        copy.attributes.pop("to", None)
+    else:
+        copy["to"] = recipient
+    return copy
+
+
+def parsePriority(element):
+    """
+    The C{<priority/>} of a presence (section 4.7.2.3), 0 if absent.
+
+    @raise StanzaError: not an integer from -128 to 127.
+    """
+    child = element.priority
+    if child is None:
+        return 0
+    try:
+        value = int(str(child).strip())
+    except ValueError:
+        raise StanzaError("bad-request", text="priority is not an integer")
+    if not -128 <= value <= 127:
+        raise StanzaError("bad-request", text="priority out of range")
+    return value
+
+
+@implementer(IPresence)
+class PresenceService:
+    """
+    The presence plugin of one host.
+    """
+
+    def __init__(self, context):
+        self.context = context
+        self.domain = context.domain
+        self.roster = context.lookup(IRoster)
+        self.lastUnavailable = {}
+        self.suppressed = {}
+        context.provide(IPresence, self)
+        context.hookStanza(Kind.PRESENCE, Address.NONE, Phase.OUTBOUND,
+                           self.broadcastReceived)
+        for address in (Address.FULL, Address.BARE, Address.HOST):
+            context.hookStanza(Kind.PRESENCE, address, Phase.OUTBOUND,
+                               self.directedReceived)
+        for address in (Address.FULL, Address.BARE):
+            context.hookStanza(Kind.PRESENCE, address, Phase.INBOUND,
+                               self.presenceArrived)
+        context.onSignal(SESSION_CLOSED, self.sessionClosed)
+
+    # -- IPresence ------------------------------------------------------------
+
+    def availableSessions(self, user):
+        return [s for s in self.context.sessions.sessionsOf(user).values()
+                if stateOf(s).available]
+
+    def priorityOf(self, session):
+        return stateOf(session).priority
+
+    # -- sending ------------------------------------------------------------------
+
+    def _send(self, element):
+        self.context.send(element)
+
+    def _bare(self, user):
+        return "%s@%s" % (user, self.domain)
+
+    def _simple(self, type, sender, recipient):
+        element = makeElement("presence", to=recipient, type=type)
+        element["from"] = sender
+        return element
+
+    # -- outbound: what the user's clients send -------------------------------------------
+
+    def broadcastReceived(self, stanza):
+        """
+        Presence without C{to}: initial, subsequent or unavailable
+        presence to be broadcast (sections 4.2, 4.4, 4.5).
+        """
+        session = stanza.origin
+        if session is None or stanza.type not in ("available",
+                                                  "unavailable"):
+            return True
+        if stanza.type == "unavailable":
+            self._unavailable(session, stanza.element)
+            return True
+        try:
+            priority = parsePriority(stanza.element)
+        except StanzaError as error:
+            session.deliver(stanza.errorReply(error))
+            return True
+        self._available(session, stanza.element, priority)
+        return True
+
+    def _available(self, session, element, priority):
+        state = stateOf(session)
+        initial = not state.available
+        state.available, state.element, state.priority = True, element, priority
+        user = session.jid.user
+        if initial:
+            self.suppressed.pop(user, None)
+            self.lastUnavailable.pop(self._bare(user), None)
+        self._broadcast(session, element, directed=False)
+        if initial:
+            self._initial(session)
+
+    def _initial(self, session):
+        """
+        Section 4.2.2: probe the contacts we subscribe to, show the new
+        resource the user's other resources and the pending subscription
+        requests (section 3.1.3), then let others know (offline messages).
+        """
+        user = session.jid.user
+        roster = self.roster.cached(user)
+        bare = self._bare(user)
+        for contact in roster.subscriptions():
+            self._send(self._simple("probe", bare, contact))
+        for other in self.availableSessions(user):
+            if other is not session:
+                session.deliver(copyPresence(stateOf(other).element,
+                                             other.jid.full(),
+                                             session.jid.full()))
+        for text in list(roster.pending.values()):
+            session.deliver(parseElement(text))
+        self.context.notify(SESSION_AVAILABLE, session)
+
+    def _broadcast(self, session, element, directed):
+        """
+        Send C{element} from C{session} to the contacts subscribed to the
+        user, to the user's available resources (section 4.2.2), and with
+        C{directed} to the entities that got directed presence.
+        """
+        user = session.jid.user
+        sender = session.jid.full()
+        suppressed = self.suppressed.get(user, ())
+        for contact in self.roster.cached(user).subscribers():
+            if contact not in suppressed:
+                self._send(copyPresence(element, sender, contact))
+        for other in self.availableSessions(user):
+            other.deliver(copyPresence(element, sender, other.jid.full()))
+        if directed:
+            for target in stateOf(session).directed:
+                self._send(copyPresence(element, sender, target))
+
+    def _unavailable(self, session, element):
+        """
+        Section 4.5: unavailable presence goes to the subscribers, the
+        user's resources and every entity that got directed presence.
+        """
+        state = stateOf(session)
+        if not state.available:
+            return
+        state.available = False
+        self._broadcast(session, element, directed=True)
+        session.deliver(copyPresence(element, session.jid.full(),
+                                     session.jid.full()))
+        state.directed.clear()
+        user = session.jid.user
+        if not self.availableSessions(user):
+            self.lastUnavailable[self._bare(user)] = (
+                element, self.context.reactor.seconds())
+        self.context.notify(SESSION_UNAVAILABLE, session)
+
+    def sessionClosed(self, session, reason):
+        """
+        A stream that ends without unavailable presence still sends it
+        (section 4.5.2).
+        """
+        if stateOf(session).available:
+            element = makeElement("presence", type="unavailable")
+            self._unavailable(session, element)
+
+    def directedReceived(self, stanza):
+        """
+        Presence with a C{to}: subscription management (section 3) or
+        directed presence (section 4.6).
+        """
+        if stanza.type in SUBSCRIPTION_TYPES:
+            self._outboundSubscription(stanza)
+            return True
+        session = stanza.origin
+        if session is not None and stanza.type in ("available",
+                                                   "unavailable"):
+            self._trackDirected(session, stanza)
+        self.context.route(stanza)
+        return True
+
+    def _trackDirected(self, session, stanza):
+        state = stateOf(session)
+        target = stanza.recipient.full()
+        if stanza.type == "unavailable":
+            state.directed.discard(target)
+            return
+        roster = self.roster.cached(session.jid.user)
+        if state.available and not roster.state(
+                stanza.recipient.userhost()).hasFrom:
+            state.directed.add(target)
+
+    def _outboundSubscription(self, stanza):
+        """
+        Appendix A.2: the user sent subscribe, subscribed, unsubscribe or
+        unsubscribed.  The stanza is stamped with the user's bare JID and
+        addressed to the contact's bare JID (section 3.1.2).
+        """
+        user = stanza.sender.user
+        contact = stanza.recipient.userhost()
+        if contact == stanza.sender.userhost():
+            return
+        roster = self.roster.cached(user)
+        before = roster.state(contact)
+        outcome = outbound(before, stanza.type)
+        self._applyState(user, roster, contact, before, outcome)
+        if not outcome.forward:
+            return
+        element = stanza.element
+        element["from"] = self._bare(user)
+        element["to"] = contact
+        self._send(element)
+        if stanza.type == "subscribed":
+            self._sendCurrentPresence(user, contact)
+        elif stanza.type == "unsubscribed":
+            self._sendUnavailable(user, contact)
+
+    def _applyState(self, user, roster, contact, before, outcome):
+        """
+        Record a subscription change in the roster: push the item if what
+        a client sees of it changed, and forget an answered request.
+        """
+        after = outcome.state
+        if before.pendingIn and not after.pendingIn:
+            self.roster.setPendingIn(user, contact, None)
+        item = roster.get(contact)
+        approved = item.approved if item is not None else False
+        if outcome.preApprove is not None:
+            approved = outcome.preApprove
+        if after.hasFrom:
+            approved = False
+        visible = (after.subscription, after.pendingOut, approved)
+        current = (("none", False, False) if item is None
+                   else (item.subscription, item.ask, item.approved))
+        if visible != current:
+            self.roster.update(user, roster.withState(contact, after,
+                                                      approved=approved))
+
+    def _sendCurrentPresence(self, user, contact):
+        """
+        Section 3.1.5: after approving, the contact gets the user's current
+        presence.
+        """
+        for session in self.availableSessions(user):
+            self._send(copyPresence(stateOf(session).element,
+                                    session.jid.full(), contact))
+
+    def _sendUnavailable(self, user, contact):
+        """
+        Sections 3.2.2 and 3.3.3: a cancelled subscription ends with
+        unavailable presence from each available resource.
+        """
+        for session in self.availableSessions(user):
+            self._send(self._simple("unavailable", session.jid.full(),
+                                    contact))
+
+    # -- inbound: what arrives for the user ---------------------------------------------
+
+    def presenceArrived(self, stanza):
+        """
+        Presence for one of our users (section 4 and Appendix A.3).
+        """
+        if stanza.type in SUBSCRIPTION_TYPES or stanza.type == "probe":
+            self._withRoster(stanza)
+        elif stanza.address is Address.FULL:
+            session = self.context.sessions.get(stanza.recipient)
+            if session is not None:
+                session.deliver(stanza.element)
+        else:
+            self._toAvailable(stanza)
+        return True
+
+    def _toAvailable(self, stanza):
+        """
+        Section 8.5.2.1.1: presence to a bare JID goes to every available
+        resource.  A presence error from a contact stops broadcasts to it
+        until the next initial presence (section 4.4.2).
+        """
+        user = stanza.recipient.user
+        if stanza.type == "error":
+            self.suppressed.setdefault(user, set()).add(
+                stanza.sender.userhost())
+        for session in self.availableSessions(user):
+            session.deliver(stanza.element)
+
+    def _withRoster(self, stanza):
+        user = stanza.recipient.user
+        roster = self.roster.cached(user)
+        if roster is not None:
+            self._rosterReady(roster, stanza)
+            return
+        d = self.context.accounts.userExists(user)
+        d.addCallback(self._existenceKnown, stanza)
+        d.addErrback(self._logFailure, stanza)
+
+    def _existenceKnown(self, exists, stanza):
+        if not exists:
+            if stanza.type == "subscribe":
+                self._send(self._simple("unsubscribed",
+                                        stanza.recipient.userhost(),
+                                        stanza.sender.userhost()))
+            return
+        d = self.roster.rosterFor(stanza.recipient.user)
+        return d.addCallback(self._rosterReady, stanza)
+
+    def _logFailure(self, reason, stanza):
+        self.context.log.failure("handling {stanza!r}", reason,
+                                 stanza=stanza)
+
+    def _rosterReady(self, roster, stanza):
+        if stanza.type == "probe":
+            self._probeArrived(roster, stanza)
+        else:
+            self._inboundSubscription(roster, stanza)
+
+    def _probeArrived(self, roster, stanza):
+        """
+        Section 4.3.2: a subscribed contact gets the last presence of each
+        available resource, or the last unavailable presence (with its
+        delay) if none is available; anyone else gets nothing.
+        """
+        contact = stanza.sender.userhost()
+        if not roster.state(contact).hasFrom:
+            return
+        user = stanza.recipient.user
+        prober = stanza.sender.full()
+        available = self.availableSessions(user)
+        for session in available:
+            self._send(copyPresence(stateOf(session).element,
+                                    session.jid.full(), prober))
+        if not available:
+            self._send(self._lastUnavailable(user, prober))
+
+    def _lastUnavailable(self, user, prober):
+        bare = self._bare(user)
+        last = self.lastUnavailable.get(bare)
+        if last is None:
+            return self._simple("unavailable", bare, prober)
+        element, when = last
+        reply = copyPresence(element, bare, prober)
+        reply.children = list(element.children)
+        delay = reply.addElement((NS_DELAY, "delay"))
+        delay["from"] = self.domain
+        delay["stamp"] = _stamp(when)
+        return reply
+
+    def _inboundSubscription(self, roster, stanza):
+        """
+        Appendix A.3: a subscription stanza arrived for the user.
+        """
+        user = stanza.recipient.user
+        contact = stanza.sender.userhost()
+        before = roster.state(contact)
+        item = roster.get(contact)
+        outcome = inbound(before, stanza.type,
+                          approved=item is not None and item.approved)
+        element = stanza.element
+        element["from"] = contact
+        element["to"] = self._bare(user)
+        if stanza.type == "subscribe" and outcome.state.pendingIn \
+                and not before.pendingIn:
+            self.roster.setPendingIn(user, contact,
+                                     serialize(element))
+        self._applyState(user, roster, contact, before, outcome)
+        if outcome.forward:
+            for session in self.availableSessions(user):
+                session.deliver(element)
+        if outcome.autoReply is not None:
+            self._send(self._simple(outcome.autoReply, self._bare(user),
+                                    contact))
+            self._sendCurrentPresence(user, contact)
+        if stanza.type == "unsubscribe" and outcome.forward:
+            self._sendUnavailable(user, contact)
+
+
+def _stamp(seconds):
+    """
+    An XEP-0082 timestamp in UTC.
+    """
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class PresenceFactory(PluginFactory):
+    name = "presence"
+    description = "RFC 6121 presence and subscriptions"
+    requires = ("roster",)
+    instanceClass = PresenceService
+
+
+presence = PresenceFactory()

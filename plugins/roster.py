@@ -1,0 +1,365 @@
+"""
+Rosters (RFC 6121 section 2): get, set and remove; pushes to interested
+resources; versioning (section 2.6); the pre-approval stream feature
+(section 3.4).
+
+The plugin also provides L{IRoster} to the host's other plugins: rosters
+live in memory while their user has a session (and in a bounded cache
+otherwise), so presence broadcasts never read the database.
+"""
+
+from collections import OrderedDict
+from dataclasses import replace
+
+from twisted.internet import defer
+from twisted.words.xish import domish
+from zope.interface import implementer
+
+from jabberd.bus import SESSION_BINDING, SESSION_BOUND, SESSION_CLOSED, Address
+from jabberd.context import POSTAUTH
+from jabberd.errors import StanzaError
+from jabberd.im import IRoster
+from jabberd.jid import InvalidJID, parseJID
+from jabberd.plugin import PluginFactory
+from jabberd.roster import NS_ROSTER, RosterItem
+from jabberd.stanza import makeElement
+from jabberd.storage.roster import (
+    IRosterStore, MemoryRosterStore, SQLRosterStore)
+
+NS_ROSTERVER = "urn:xmpp:features:rosterver"
+NS_PREAPPROVAL = "urn:xmpp:features:pre-approval"
+INTERESTED = "roster.interested"
+
+
+class RosterCache:
+    """
+    Rosters by user: pinned while the user has sessions, otherwise kept in
+    a least-recently-used cache of bounded size.  Loads of one user are
+    shared; writes of one user are applied to the store in order.
+    """
+
+    def __init__(self, store, size):
+        self.store = store
+        self.size = size
+        self._pinned = {}
+        self._recent = OrderedDict()
+        self._loading = {}
+        self._writes = {}
+
+    def cached(self, user):
+        roster = self._pinned.get(user)
+        if roster is None:
+            roster = self._recent.get(user)
+            if roster is not None:
+                self._recent.move_to_end(user)
+        return roster
+
+    def load(self, user):
+        """
+        @return: a L{Deferred} firing with the user's roster.
+        """
+        roster = self.cached(user)
+        if roster is not None:
+            return defer.succeed(roster)
+        if user not in self._loading:
+            self._loading[user] = self._startLoading(user)
+        waiting = defer.Deferred()
+        self._loading[user].append(waiting)
+        return waiting
+
+    def _startLoading(self, user):
+        waiters = []
+        d = self.store.loadRoster(user)
+        d.addCallbacks(self._loaded, self._loadFailed,
+                       callbackArgs=(user,), errbackArgs=(user,))
+        return waiters
+
+    def _loaded(self, roster, user):
+        existing = self.cached(user)
+        roster = existing if existing is not None else roster
+        if existing is None:
+            self._remember(user, roster)
+        for waiting in self._loading.pop(user, []):
+            waiting.callback(roster)
+
+    def _loadFailed(self, reason, user):
+        for waiting in self._loading.pop(user, []):
+            waiting.errback(reason)
+
+    def _remember(self, user, roster):
+        self._recent[user] = roster
+        self._recent.move_to_end(user)
+        while len(self._recent) > self.size:
+            self._recent.popitem(last=False)
+
+    def pin(self, user):
+        roster = self._recent.pop(user, None) or self._pinned.get(user)
+        if roster is not None:
+            self._pinned[user] = roster
+
+    def unpin(self, user):
+        roster = self._pinned.pop(user, None)
+        if roster is not None:
+            self._remember(user, roster)
+
+    def write(self, user, operation, *args):
+        """
+        Run C{operation(user, *args)} on the store after the user's earlier
+        writes.
+        """
+        previous = self._writes.get(user) or defer.succeed(None)
+        d = previous.addBoth(lambda _: operation(user, *args))
+        self._writes[user] = d
+        d.addBoth(self._written, user, d)
+        return d
+
+    def _written(self, result, user, d):
+        if self._writes.get(user) is d:
+            del self._writes[user]
+        return result
+
+
+@implementer(IRoster)
+class RosterService:
+    """
+    The roster plugin of one host.
+    """
+
+    def __init__(self, context):
+        self.context = context
+        self.config = context.config
+        self.cache = RosterCache(context.store(IRosterStore),
+                                 self.config["cache_size"])
+        context.provide(IRoster, self)
+        context.declareFeature(NS_ROSTER)
+        context.addStreamFeature(POSTAUTH, self.rosterverFeature)
+        context.addStreamFeature(POSTAUTH, self.preApprovalFeature)
+        context.onSignal(SESSION_BINDING, self.sessionBinding)
+        context.onSignal(SESSION_BOUND, self.sessionBound)
+        context.onSignal(SESSION_CLOSED, self.sessionClosed)
+        for address in (Address.BARE,):
+            context.handleIQ("get", NS_ROSTER, "query", self.getReceived,
+                             address)
+            context.handleIQ("set", NS_ROSTER, "query", self.setReceived,
+                             address)
+
+    # -- stream features and session lifecycle ---------------------------------
+
+    def rosterverFeature(self, stream):
+        """
+        Roster versioning is offered (RFC 6121 section 2.6.1).
+        """
+        return domish.Element((NS_ROSTERVER, "ver"))
+
+    def preApprovalFeature(self, stream):
+        """
+        Subscription pre-approval is offered (RFC 6121 section 3.4.1).
+        """
+        return domish.Element((NS_PREAPPROVAL, "sub"))
+
+    def sessionBinding(self, session):
+        """
+        Load the roster before the session exists, so that everything the
+        session does afterwards finds it in memory.
+        """
+        return self.cache.load(session.jid.user)
+
+    def sessionBound(self, session):
+        self.cache.pin(session.jid.user)
+
+    def sessionClosed(self, session, reason):
+        user = session.jid.user
+        if not self.context.sessions.sessionsOf(user):
+            self.cache.unpin(user)
+
+    # -- IRoster ----------------------------------------------------------------
+
+    def rosterFor(self, user):
+        return self.cache.load(user)
+
+    def cached(self, user):
+        return self.cache.cached(user)
+
+    def update(self, user, item):
+        roster = self.cache.cached(user)
+        roster.put(item)
+        self.cache.write(user, self.cache.store.saveItem, item)
+        self.push(user, item.toElement(), item.version)
+
+    def remove(self, user, contact):
+        roster = self.cache.cached(user)
+        version = roster.remove(contact)
+        if version is None:
+            return False
+        self.cache.write(user, self.cache.store.removeItem, contact, version)
+        self.push(user, RosterItem(contact).toElement(remove=True), version)
+        return True
+
+    def setPendingIn(self, user, contact, element):
+        roster = self.cache.cached(user)
+        if element is None:
+            if roster.pending.pop(contact, None) is None:
+                return
+        else:
+            roster.pending[contact] = element
+        self.cache.write(user, self.cache.store.setPending, contact, element)
+
+    def push(self, user, item, version):
+        """
+        Send a roster push (RFC 6121 section 2.1.6) to every resource of
+        C{user} that requested the roster.
+        """
+        sessions = self.context.sessions.sessionsOf(user)
+        for session in list(sessions.values()):
+            if session.data.get(INTERESTED):
+                session.deliver(_push(session.jid, item, version))
+
+    # -- IQ handlers ----------------------------------------------------------------
+
+    def _owner(self, stanza):
+        """
+        Only the user may read or change their roster (section 2.1.5).
+        """
+        if stanza.sender.userhost() != stanza.recipient.userhost():
+            raise StanzaError("forbidden")
+        return stanza.sender.user
+
+    def getReceived(self, stanza):
+        """
+        Section 2.1.3 (and 2.6.3 with C{ver}): the whole roster, or an
+        empty result followed by pushes of what changed.
+        """
+        user = self._owner(stanza)
+        roster = self.cache.cached(user)
+        if stanza.origin is not None:
+            stanza.origin.data[INTERESTED] = True
+        known = _version(stanza.payload().getAttribute("ver"))
+        if known is not None and known <= roster.version:
+            items, removed = roster.changedSince(known)
+            if len(items) + len(removed) < len(roster.items):
+                self.context.reactor.callLater(
+                    0, self._pushChanges, stanza.origin, items, removed,
+                    roster)
+                return None
+        return _fullRoster(roster)
+
+    def _pushChanges(self, session, items, removed, roster):
+        changes = [(i.version, i.toElement()) for i in items]
+        for contact in removed:
+            changes.append((roster.removed[contact],
+                            RosterItem(contact).toElement(remove=True)))
+        for version, item in sorted(changes, key=lambda c: c[0]):
+            session.deliver(_push(session.jid, item, version))
+
+    def setReceived(self, stanza):
+        """
+        Section 2.1.5 (add or update) and 2.5 (remove).
+        """
+        user = self._owner(stanza)
+        item = _onlyItem(stanza.payload())
+        contact = _contactOf(item)
+        if item.getAttribute("subscription") == "remove":
+            self._removeItem(user, contact)
+            return None
+        name, groups = self._checkedNameAndGroups(item)
+        roster = self.cache.cached(user)
+        current = roster.get(contact) or RosterItem(contact)
+        self.update(user, replace(current, name=name, groups=groups,
+                                  version=roster.nextVersion()))
+        return None
+
+    def _removeItem(self, user, contact):
+        """
+        Section 2.5.2: cancel the subscriptions both ways, then remove.
+        """
+        roster = self.cache.cached(user)
+        state = roster.state(contact)
+        if roster.get(contact) is None:
+            raise StanzaError("item-not-found")
+        sender = "%s@%s" % (user, self.context.domain)
+        if state.hasTo or state.pendingOut:
+            self._sendPresence(sender, contact, "unsubscribe")
+        if state.hasFrom or state.pendingIn:
+            self._sendPresence(sender, contact, "unsubscribed")
+        self.setPendingIn(user, contact, None)
+        self.remove(user, contact)
+
+    def _sendPresence(self, sender, contact, type):
+        element = makeElement("presence", to=contact, type=type)
+        element["from"] = sender
+        self.context.send(element)
+
+    def _checkedNameAndGroups(self, item):
+        """
+        Section 2.3: group names are non-empty and unique; names and groups
+        are within the configured lengths.
+        """
+        limit = self.config["max_name_length"]
+        name = item.getAttribute("name")
+        if name is not None and len(name) > limit:
+            raise StanzaError("not-acceptable", text="name too long")
+        groups = [str(g) for g in item.elements(NS_ROSTER, "group")]
+        if any(not g.strip() for g in groups):
+            raise StanzaError("bad-request", text="empty group name")
+        if len(set(groups)) != len(groups):
+            raise StanzaError("bad-request", text="duplicate group")
+        if any(len(g) > self.config["max_group_length"] for g in groups):
+            raise StanzaError("not-acceptable", text="group name too long")
+        return name, tuple(groups)
+
+
+def _version(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _onlyItem(query):
+    """
+    Section 2.1.5: a roster set carries exactly one item.
+    """
+    items = list(query.elements(NS_ROSTER, "item"))
+    if len(items) != 1:
+        raise StanzaError("bad-request", text="exactly one item required")
+    return items[0]
+
+
+def _contactOf(item):
+    try:
+        jid = parseJID(item.getAttribute("jid") or "")
+    except InvalidJID:
+        raise StanzaError("jid-malformed")
+    return jid.userhost() if jid.resource is None else jid.full()
+
+
+def _fullRoster(roster):
+    query = domish.Element((NS_ROSTER, "query"))
+    query["ver"] = str(roster.version)
+    for item in roster.items.values():
+        query.addChild(item.toElement())
+    return query
+
+
+def _push(jid, item, version):
+    iq = makeElement("iq", type="set", to=jid.full(),
+                     id="push%d" % (version,))
+    query = iq.addElement((NS_ROSTER, "query"))
+    query["ver"] = str(version)
+    query.addChild(item)
+    return iq
+
+
+class RosterFactory(PluginFactory):
+    name = "roster"
+    description = "RFC 6121 rosters with versioning and pre-approval"
+    options = {
+        "max_name_length": 1023,
+        "max_group_length": 1023,
+        "cache_size": 10000,
+    }
+    stores = {IRosterStore: (MemoryRosterStore, SQLRosterStore)}
+    instanceClass = RosterService
+
+
+roster = RosterFactory()
