@@ -73,6 +73,7 @@ class ClientStream(protocol.Protocol):
     _limiter = None
     _counted = False
     _held = None
+    _backlog = b""
 
     def __init__(self, server):
         self.server = server
@@ -92,7 +93,8 @@ class ClientStream(protocol.Protocol):
         self.encrypted = ISSLTransport.providedBy(self.transport)
         self.parser = self._makeParser(config)
         self._limiter = ReadLimiter(self.reactor, self.transport,
-                                    config.c2sReadRate, config.maxStanzaSize)
+                                    config.c2sReadRate, config.maxStanzaSize,
+                                    self._resumeReading)
         self._timeout = self.reactor.callLater(config.authTimeout,
                                                self._timedOut)
         if not self.server.connectionOpened(self.address):
@@ -112,7 +114,25 @@ class ClientStream(protocol.Protocol):
         if self._closing:
             return
         self.lastReceived = self.reactor.seconds()
-        self._limiter.consumed(len(data))
+        if self._backlog:
+            self._limiter.consumed(len(data))
+            self._backlog += data
+            return
+        allowed = self._limiter.admit(len(data))
+        if allowed < len(data):
+            self._backlog = data[allowed:]
+            data = data[:allowed]
+        self._parse(data)
+
+    def _resumeReading(self):
+        """
+        The read rate allows more: process what was held back.
+        """
+        backlog, self._backlog = self._backlog, b""
+        if backlog and not self._closing:
+            self._parse(backlog)
+
+    def _parse(self, data):
         try:
             rest = self.parser.feed(data)
             if self._tlsRequested:
@@ -505,9 +525,19 @@ def acceptStanza(host, session, element):
         if claimed != sender.userhost():
             raise StreamError("invalid-from")
     element["from"] = sender.full()
+    if _isSessionRequest(element):
+        _emptyResult(session, element)
+        return
     stanza = clientStanza(session, element, sender)
     if stanza is not None:
         host.processOutbound(stanza)
+
+
+def _emptyResult(session, element):
+    reply = domish.Element((None, "iq"))
+    reply["type"] = "result"
+    reply["id"] = element.getAttribute("id", "")
+    session.deliver(reply)
 
 
 def clientStanza(session, element, sender):
@@ -567,6 +597,19 @@ def endSession(host, session, reason):
     """
     host.sessions.unbind(session)
     host.bus.notify(SESSION_CLOSED, session, reason)
+
+
+def _isSessionRequest(element):
+    """
+    The legacy session establishment IQ of RFC 3921 section 3, which
+    clients still send after binding; it is answered with an empty result.
+    """
+    if element.name != "iq" or element.getAttribute("type") != "set":
+        return False
+    if element.getAttribute("to") not in (None, ""):
+        return False
+    children = list(element.elements())
+    return len(children) == 1 and children[0].uri == NS_SESSION
 
 
 def _decodeSASL(text, allowAbsent):

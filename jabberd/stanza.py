@@ -125,8 +125,10 @@ def _addressReply(stanza, reply):
     Address C{reply} back to C{stanza}'s sender.  A request that carried
     no C{to} is answered without a C{from} (RFC 6120 section 10.3.3).
     """
-    reply["to"] = stanza.sender.full()
-    if stanza.element.getAttribute("to") is not None:
+    if stanza.sender is not None:
+        reply["to"] = stanza.sender.full()
+    if stanza.element.getAttribute("to") is not None and \
+            stanza.recipient is not None:
         reply["from"] = stanza.recipient.full()
     stanzaID = stanza.element.getAttribute("id")
     if stanzaID is not None:

@@ -13,6 +13,7 @@ NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 
 
 def tlsFeatures(required):
@@ -34,7 +35,21 @@ def authFeatures(stream, sasl, stage):
     mechanisms = domish.Element((NS_SASL, "mechanisms"))
     for name in sasl.availableMechanisms():
         mechanisms.addElement("mechanism", content=name)
-    return [mechanisms] + _pluginFeatures(stream, stage)
+    features = [mechanisms]
+    bindings = sasl.channelBindingTypes()
+    if bindings:
+        features.append(channelBindingFeature(bindings))
+    return features + _pluginFeatures(stream, stage)
+
+
+def channelBindingFeature(types):
+    """
+    XEP-0440: the channel binding types a client may use with C{-PLUS}.
+    """
+    feature = domish.Element((NS_SASL_CB, "sasl-channel-binding"))
+    for cbType in types:
+        feature.addElement("channel-binding")["type"] = cbType
+    return feature
 
 
 def boundFeatures(stream, stage):

@@ -238,12 +238,14 @@ class TunedServer(RunningServer):
         RunningServer.writeConfig(self, extra, hostExtra)
         with open(self.configPath) as f:
             lines = f.read().split("\n")
-        kept = [line for line in lines
+        tables = next((i for i, line in enumerate(lines)
+                       if line.startswith("[")), len(lines))
+        kept = [line for line in lines[:tables]
                 if line.split("=")[0].strip() not in self.options]
         settings = ["%s = %s" % (key, tomlValue(value))
                     for key, value in self.options.items()]
         with open(self.configPath, "w") as f:
-            f.write("\n".join(settings + kept))
+            f.write("\n".join(settings + kept + lines[tables:]))
 
 
 class TLSRawStream(RawStream):

@@ -21,9 +21,6 @@ FEATURE = "<register xmlns='http://jabber.org/features/iq-register'/>"
 
 #: No IQ sent before authentication is ever answered: building the reply
 #: raises in jabberd/stanza.py _addressReply, whose request has no sender.
-PREAUTH_REPLIES_BROKEN = pytest.mark.xfail(strict=True, reason=(
-    "bug: replies to IQs before authentication fail in jabberd/stanza.py "
-    "_addressReply (stanza.sender is None), so none is sent"))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +112,6 @@ def test_featureOnlyWhereEnabled(server):
     stream.close()
 
 
-@PREAUTH_REPLIES_BROKEN
 def test_form(server):
     """
     Section 3.1: the form asked for before authentication lists the
@@ -129,7 +125,6 @@ def test_form(server):
     stream.close()
 
 
-@PREAUTH_REPLIES_BROKEN
 def test_registerWithSlixmppThenLogin(server):
     """
     slixmpp's XEP-0077 client registers a new account when the server
@@ -158,7 +153,6 @@ def test_registerWithSlixmppThenLogin(server):
     assert loginOutcome(server, "erin", PASSWORD) == "success"
 
 
-@PREAUTH_REPLIES_BROKEN
 def test_registerExistingName(server):
     """
     Registering a name that is taken gets C{conflict} (section 3.1), and
@@ -169,7 +163,6 @@ def test_registerExistingName(server):
     assert loginOutcome(server, "carol", PASSWORD) == "success"
 
 
-@PREAUTH_REPLIES_BROKEN
 def test_passwordTooShort(server):
     """
     A password shorter than min_password_length (8 by default) gets
@@ -182,7 +175,6 @@ def test_passwordTooShort(server):
     assert loginOutcome(server, "shorty", "12345678") == "success"
 
 
-@PREAUTH_REPLIES_BROKEN
 @pytest.mark.parametrize("content", [
     "<username>nopass</username>", "<password>%s</password>" % (PASSWORD,),
     form("not a name@", PASSWORD)], ids=["no-password", "no-username",
@@ -253,7 +245,6 @@ def test_cancelWithSlixmpp(server):
     assert "hank@" + OPEN_HOST not in users(server)
 
 
-@PREAUTH_REPLIES_BROKEN
 def test_removeBeforeAuthRefused(server):
     """
     C{<remove/>} before authentication cancels nobody's account: it is
@@ -266,7 +257,6 @@ def test_removeBeforeAuthRefused(server):
     assert "carol@" + OPEN_HOST in users(server)
 
 
-@PREAUTH_REPLIES_BROKEN
 @pytest.mark.parametrize("kind, content", [
     ("get", ""), ("set", form("ivan", PASSWORD))], ids=["get", "set"])
 def test_noRegistrationWithoutPlugin(server, kind, content):
