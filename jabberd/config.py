@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 __all__ = [
+    "ComponentConfig",
     "ConfigError",
     "GLOBAL",
     "HOST",
@@ -149,6 +150,7 @@ _EXPECTED = {
     int: "an integer",
     float: "a number",
     tuple: "an array of strings",
+    dict: "a table",
 }
 
 
@@ -379,6 +381,111 @@ def _underDataDir(fileName, prefix=""):
     return lambda resolved: prefix + os.path.join(resolved["dataDir"], fileName)
 
 
+@dataclass(frozen=True)
+class ComponentConfig:
+    """
+    One external component (XEP-0114): the domain it serves and the secret
+    it proves in its handshake (kept out of C{repr}, hence out of logs).
+    """
+
+    domain: str
+    secret: str = field(repr=False)
+
+
+def componentTables(value):
+    """
+    Validate the C{[components."<domain>"]} tables: each names a domain and
+    holds one non-empty C{secret} string.
+
+    @return: a read-only mapping from normalised domain to
+        L{ComponentConfig}.
+    """
+    components = {}
+    for rawName, table in value.items():
+        where = json.dumps(rawName, ensure_ascii=False)
+        try:
+            domain = _normaliseDomain(rawName)
+        except ValueError as e:
+            raise _Invalid(f"{where}: invalid domain name: {e}") from None
+        if not isinstance(table, dict):
+            raise _Invalid(f"{where}: expected a table, got {_describe(table)}")
+        for key in table:
+            if key != "secret":
+                raise _Invalid(f'{where}: unknown key {json.dumps(key)} (a component has only "secret")')
+        secret = table.get("secret")
+        if not isinstance(secret, str) or not secret:
+            raise _Invalid(f"{where}: secret must be a non-empty string")
+        if domain in components:
+            raise _Invalid(f"{where}: {json.dumps(domain)} is listed twice")
+        components[domain] = ComponentConfig(domain, secret)
+    return MappingProxyType(components)
+
+
+def domainList(value):
+    """
+    Validate a list of domain names; return them normalised (as
+    L{jabberd.jid.prepDomain} would), so that they compare equal to the
+    domains of streams and JIDs.
+    """
+    domains = []
+    for name in uniqueNames(value):
+        try:
+            domains.append(_normaliseDomain(name))
+        except ValueError as e:
+            raise _Invalid(f"{json.dumps(name, ensure_ascii=False)}: invalid domain name: {e}") from None
+    return tuple(domains)
+
+
+def routeTable(value):
+    """
+    Validate the C{[s2s_routes]} table: remote domain to C{"host:port"}
+    (or C{"host"} for port 5269, C{"[v6]:port"} for an IPv6 address).
+
+    @return: a read-only mapping from normalised domain to
+        L{jabberd.s2s.srv.Target}.
+    """
+    from jabberd.s2s.srv import parseRoute
+
+    routes = {}
+    for rawName, target in value.items():
+        where = json.dumps(rawName, ensure_ascii=False)
+        try:
+            domain = _normaliseDomain(rawName)
+        except ValueError as e:
+            raise _Invalid(f"{where}: invalid domain name: {e}") from None
+        if not isinstance(target, str):
+            raise _Invalid(f'{where}: expected a string "host:port", got {_describe(target)}')
+        try:
+            routes[domain] = parseRoute(target)
+        except ValueError as e:
+            raise _Invalid(f"{where}: {e}") from None
+    return MappingProxyType(routes)
+
+
+def dnsServers(value):
+    """
+    Validate a list of DNS servers, C{"address"} or C{"address:port"}
+    (C{"[v6]:port"}); return C{(address, port)} pairs.
+    """
+    servers = []
+    for text in uniqueNames(value):
+        address, port = text, 53
+        if text.startswith("["):
+            address, _, rest = text[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else (rest or 53)
+        elif text.count(":") == 1:
+            address, port = text.split(":")
+        try:
+            ipaddress.ip_address(address)
+            port = int(port)
+        except ValueError:
+            raise _Invalid(f"{json.dumps(text)}: expected an IP address, optionally with :port") from None
+        if not 0 < port < 65536:
+            raise _Invalid(f"{json.dumps(text)}: port out of range")
+        servers.append((address, port))
+    return tuple(servers)
+
+
 SASL_MECHANISMS = (
     "SCRAM-SHA-256-PLUS",
     "SCRAM-SHA-1-PLUS",
@@ -412,6 +519,21 @@ OPTIONS = (
     _O("c2s_require_encryption", bool, True, HOST, "Refuse to authenticate clients before TLS (RFC 6120 section 5.3.1).", None),
     _O("sasl_mechanisms", tuple, SASL_MECHANISMS, HOST, "SASL mechanisms offered to clients, in order of preference.", subsetOf(*SASL_MECHANISMS)),
     _O("plugins", tuple, ("ping",), HOST, "Plugins enabled for the domain; a host's list replaces the global one.", uniqueNames),
+    _O("component_listeners", tuple, (), GLOBAL, "Twisted endpoint strings to accept external components (XEP-0114) on; none by default.", serverEndpoints),
+    _O("components", dict, {}, GLOBAL, 'External components (XEP-0114): [components."<domain>"] tables, each with its secret.', componentTables),
+    _O("s2s_enabled", bool, False, HOST, "Exchange stanzas with other XMPP servers (federation, RFC 6120 server-to-server streams).", None),
+    _O("s2s_listeners", tuple, ("tcp:5269",), GLOBAL, "Twisted endpoint strings to accept server-to-server connections on; bound only if some host has s2s_enabled.", serverEndpoints),
+    _O("s2s_direct_tls_listeners", tuple, (), GLOBAL, "Endpoints on which peers start with TLS (XEP-0368), certificate chosen by SNI; none by default.", serverEndpoints),
+    _O("s2s_require_encryption", bool, True, HOST, "Refuse server-to-server streams that do not negotiate TLS (RFC 6120 section 5.3.1).", None),
+    _O("s2s_secure_auth", bool, False, HOST, "Refuse peers whose certificate does not verify (no dialback on DNS alone).", None),
+    _O("s2s_insecure_domains", tuple, (), GLOBAL, "Remote domains allowed to authenticate with dialback without a valid certificate even where s2s_secure_auth is on.", domainList),
+    _O("s2s_blocklist", tuple, (), GLOBAL, "Remote domains never federated with, in either direction.", domainList),
+    _O("s2s_routes", dict, {}, GLOBAL, 'Static routes that override DNS: [s2s_routes] "peer.example" = "host:port".', routeTable),
+    _O("s2s_ca_file", str, None, GLOBAL, "PEM file of the CAs trusted to vouch for peers' certificates; default: the system's store.", existingFile),
+    _O("s2s_dns_servers", tuple, (), GLOBAL, "DNS servers for SRV lookups, \"address\" or \"address:port\"; default: those of /etc/resolv.conf.", dnsServers),
+    _O("s2s_connect_timeout", float, 30.0, GLOBAL, "Seconds to set up an outgoing server-to-server stream before queued stanzas bounce.", above(0)),
+    _O("s2s_idle_timeout", float, 600.0, GLOBAL, "Seconds without traffic after which a server-to-server stream is closed.", above(0)),
+    _O("s2s_queue_size", int, 1000, GLOBAL, "Stanzas held per remote domain while its stream is being set up; more bounce.", atLeast(1)),
 )
 # fmt: on
 

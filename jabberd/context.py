@@ -165,9 +165,26 @@ class HostContext:
         """
         Like C{reactor.callLater}, cancelled automatically on detach.
         """
-        call = self.reactor.callLater(delay, f, *args, **kwargs)
-        self._record(lambda: call.active() and call.cancel())
+        def cancel():
+            if call.active():
+                call.cancel()
+
+        def fire():
+            self._forget(cancel)
+            f(*args, **kwargs)
+
+        call = self.reactor.callLater(delay, fire)
+        self._record(cancel)
         return call
+
+    def _forget(self, undo):
+        """
+        Drop an undo action that is no longer needed (a call that fired).
+        """
+        try:
+            self._undo.remove(undo)
+        except ValueError:
+            pass
 
     def detach(self):
         """

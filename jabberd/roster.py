@@ -78,12 +78,17 @@ class Roster:
 
     def state(self, contact):
         """
-        The subscription L{State} with bare JID text C{contact}.
+        The subscription L{State} with bare JID text C{contact}.  A
+        pending flag that no state allows (an C{ask} on C{to} or C{both},
+        say, in data written by hand) is ignored rather than trusted.
         """
         item = self.items.get(contact)
         subscription, ask = ("none", False) if item is None else (
             item.subscription, item.ask)
-        return State.of(subscription, ask, contact in self.pending)
+        return State.of(subscription,
+                        ask and subscription in ("none", "from"),
+                        contact in self.pending
+                        and subscription in ("none", "to"))
 
     def get(self, contact):
         return self.items.get(contact)

@@ -9,6 +9,8 @@ starts listeners around it lives in L{jabberd.service}.
 
 from twisted.logger import Logger
 
+from jabberd.component import ComponentRoute
+from jabberd.config import ConfigError
 from jabberd.errors import StanzaError
 from jabberd.host import VirtualHost
 from jabberd.jid import setCacheSize
@@ -17,6 +19,7 @@ from jabberd.stanza import Stanza
 from jabberd.throttle import AuthThrottle
 from jabberd.tls import TLSContexts, ensureSelfSigned, loadCredentials
 from jabberd.router import Router
+from jabberd.s2s.federation import Federation
 
 log = Logger()
 
@@ -26,6 +29,8 @@ class Server:
     Everything one jabberd process serves.
 
     @ivar hosts: domain to L{VirtualHost}.
+    @ivar components: domain to L{ComponentRoute}, for every configured
+        external component (XEP-0114), connected or not.
     @ivar connections: peer address to number of open client connections.
     """
 
@@ -40,7 +45,9 @@ class Server:
         self.throttle = AuthThrottle(reactor, config.authFailureDelay,
                                      config.authFailureMaxDelay)
         self.hosts = {}
+        self.components = {}
         self.connections = {}
+        self.federation = Federation(self, reactor)
         setCacheSize(config.jidCacheSize)
         for factory in factories.values():
             for iface, (memory, sql) in getattr(factory, "stores", {}).items():
@@ -60,6 +67,7 @@ class Server:
         @return: domain to the list of C{(factory, parsedConfig)}.
         @raise ConfigError: naming the key at fault.
         """
+        _checkComponents(config)
         return {domain: resolvePlugins(hostConfig, self.factories,
                                        config.source)
                 for domain, hostConfig in config.hosts.items()}
@@ -71,6 +79,8 @@ class Server:
         plugins = self.checkHosts(self.config)
         for domain, hostConfig in self.config.hosts.items():
             self.addHost(hostConfig, plugins[domain])
+        for componentConfig in self.config.components.values():
+            self.addComponent(componentConfig)
 
     def addHost(self, hostConfig, plugins):
         """
@@ -93,6 +103,38 @@ class Server:
         host.stop("host-gone")
         self.tls.removeDomain(domain)
         log.info("stopped serving {domain}", domain=domain)
+
+    def addComponent(self, componentConfig):
+        """
+        Route C{componentConfig.domain} to an external component, which
+        may now connect.
+        """
+        route = ComponentRoute(self, componentConfig)
+        self.components[route.domain] = route
+        self.router.addRoute(route.domain, route)
+        log.info("component {domain} configured", domain=route.domain)
+        return route
+
+    def removeComponent(self, domain):
+        """
+        Stop routing C{domain} to its component, and disconnect it with
+        C{<host-gone/>}.
+        """
+        route = self.components.pop(domain)
+        self.router.removeRoute(domain)
+        route.close("host-gone")
+        log.info("component {domain} removed", domain=domain)
+
+    def _reloadComponents(self, config):
+        """
+        Add and update the components of a re-read config (a changed
+        secret applies from the next handshake).
+        """
+        for domain, componentConfig in config.components.items():
+            if domain in self.components:
+                self.components[domain].config = componentConfig
+            else:
+                self.addComponent(componentConfig)
 
     def _loadCertificate(self, hostConfig):
         certPath, keyPath = hostConfig.tlsCertificate, hostConfig.tlsKey
@@ -117,12 +159,16 @@ class Server:
         for domain in list(self.hosts):
             if domain not in config.hosts:
                 self.removeHost(domain)
+        for domain in list(self.components):
+            if domain not in config.components:
+                self.removeComponent(domain)
         for domain, hostConfig in config.hosts.items():
             if domain in self.hosts:
                 self._reconfigure(self.hosts[domain], hostConfig,
                                   plugins[domain])
             else:
                 self.addHost(hostConfig, plugins[domain])
+        self._reloadComponents(config)
         self.config = config
 
     def _loadCertificateChecked(self, hostConfig):
@@ -186,9 +232,13 @@ class Server:
 
     def unroutable(self, stanza):
         """
-        No route to the recipient's domain: answer with
+        No route to the recipient's domain: federation sends it on if the
+        sender's domain federates; otherwise answer with
         C{remote-server-not-found} (RFC 6120 section 8.3.3.15).
         """
+        if self.federation.handles(stanza):
+            self.federation.send(stanza)
+            return
         if stanza.type == "error" or stanza.sender is None:
             return
         reply = stanza.errorReply(StanzaError("remote-server-not-found"))
@@ -197,10 +247,14 @@ class Server:
 
     def stop(self):
         """
-        End every session with C{<system-shutdown/>}.
+        End every session and component stream with
+        C{<system-shutdown/>}.
         """
         for host in list(self.hosts.values()):
             host.stop("system-shutdown")
+        for route in self.components.values():
+            route.close("system-shutdown")
+        self.federation.stop()
 
     def connectionOpened(self, address):
         """
@@ -223,3 +277,16 @@ class Server:
             self.connections[address] = count
         else:
             self.connections.pop(address, None)
+
+
+def _checkComponents(config):
+    """
+    A domain is either hosted or a component's, never both.
+
+    @raise ConfigError: naming the component's table.
+    """
+    for domain in config.components:
+        if domain in config.hosts:
+            raise ConfigError(config.source, 'components."%s"' % (domain,),
+                              "also configured as a host in "
+                              '[hosts."%s"]' % (domain,))

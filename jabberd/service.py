@@ -14,9 +14,11 @@ from twisted.application import service, strports
 from twisted.logger import ILogObserver, Logger
 
 from jabberd.c2s import ClientStreamFactory
+from jabberd.component import ComponentStreamFactory
 from jabberd.config import ConfigError, loadConfig
 from jabberd.loader import discoverPlugins
 from jabberd.logsetup import makeObserver
+from jabberd.s2s.incoming import IncomingStreamFactory, directTLSFactory
 from jabberd.server import Server
 from jabberd.storage import Database, SchemaError, defaultRegistry
 from jabberd.tls import CertificateError
@@ -38,9 +40,20 @@ class JabberdService(service.MultiService):
         self.database.setServiceParent(self)
         self.server = Server(config, reactor, self.database,
                              defaultRegistry(), discoverPlugins())
-        factory = ClientStreamFactory(self.server)
-        for description in config.c2sListeners:
-            listener = strports.service(description, factory, reactor=reactor)
+        self._listen(config.c2sListeners, ClientStreamFactory(self.server))
+        self._listen(config.componentListeners,
+                     ComponentStreamFactory(self.server))
+        federation = self.server.federation
+        if federation.policy.anyEnabled():
+            self._listen(config.s2sListeners,
+                         IncomingStreamFactory(federation))
+            self._listen(config.s2sDirectTlsListeners,
+                         directTLSFactory(federation))
+
+    def _listen(self, descriptions, factory):
+        for description in descriptions:
+            listener = strports.service(description, factory,
+                                        reactor=self.reactor)
             listener.setServiceParent(self)
 
     def setServiceParent(self, parent):
@@ -83,6 +96,11 @@ class JabberdService(service.MultiService):
             return
         if config.c2sListeners != self.config.c2sListeners:
             log.warn("c2s_listeners changed: restart to apply")
+        if config.componentListeners != self.config.componentListeners:
+            log.warn("component_listeners changed: restart to apply")
+        if (config.s2sListeners, config.s2sDirectTlsListeners) != (
+                self.config.s2sListeners, self.config.s2sDirectTlsListeners):
+            log.warn("s2s listeners changed: restart to apply")
         self.config = config
         log.info("config reloaded: {hosts}",
                  hosts=", ".join(sorted(self.server.hosts)))

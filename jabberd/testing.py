@@ -25,7 +25,7 @@ A plugin test then reads::
     def test_echo():
         with HostHarness([echo]) as harness:
             alice = harness.client("alice@example.org/pc")
-            alice.send(message(to="echo@example.org", body="hi"))
+            alice.send(message(to="example.org/echo", body="hi"))
             [reply] = alice.take()
             assert str(reply.body) == "hi"
 """

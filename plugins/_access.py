@@ -12,20 +12,36 @@ not a plugin; plugins that answer for accounts share it.
 
 from twisted.internet.defer import succeed
 
+from jabberd.im import IRoster
+
+#: The subscription states in which a contact receives the user's presence.
+SUBSCRIBED = frozenset(("from", "both"))
+
 
 def mayViewPresence(context, owner, requester):
     """
-    Whether C{requester} may see the presence of local account C{owner}.
-
-    This is the single place where the roster check plugs in: once the
-    roster service (C{jabberd.im.IRoster}) is settled, look it up with
-    C{context.lookup} and answer C{True} when the owner's roster item for
-    the requester's bare JID has a subscription of C{from} or C{both}.
-    Until then only the user themself is authorised.
+    Whether C{requester} may see the presence of local account C{owner}:
+    the user themself, or a contact whose item on the owner's roster has
+    a subscription of C{from} or C{both}.  Without the roster service
+    (C{jabberd.im.IRoster}, the C{roster} plugin) on the host only the
+    user themself is authorised.
 
     @param context: the asking plugin's L{jabberd.context.HostContext}.
     @param owner: the account's bare JID.
     @param requester: the requesting entity's JID.
     @return: a L{Deferred} firing with a C{bool}.
     """
-    return succeed(requester.userhost() == owner.userhost())
+    if requester.userhost() == owner.userhost():
+        return succeed(True)
+    try:
+        rosters = context.lookup(IRoster)
+    except LookupError:
+        return succeed(False)
+    d = rosters.rosterFor(owner.user)
+    d.addCallback(_subscribed, requester.userhost())
+    return d
+
+
+def _subscribed(roster, contact):
+    item = roster.get(contact)
+    return item is not None and item.subscription in SUBSCRIBED

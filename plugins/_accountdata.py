@@ -6,7 +6,10 @@ for unknown accounts and deletes them with their account (C{ON DELETE
 CASCADE}).  The memory stores model the same constraint on the memory
 C{users} table that L{jabberd.storage.users.MemoryUserStore} fills: a
 write for an unknown account fails with L{NoSuchUser}, and reads ignore
-(and drop) the rows of accounts that no longer exist.
+(and drop) the rows of accounts that no longer exist.  Memory cannot see
+the deletion itself: an account deleted and created again before its rows
+were read would find them.  (Memory backends serve tests and deployments
+that keep nothing.)
 """
 
 from sqlalchemy import and_, insert, update
@@ -19,10 +22,9 @@ _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 class MemoryAccountRows:
     """
-    Rows of one memory table for one domain, each owned by an account.
+    One memory table of one domain, holding one value per account.
 
-    @ivar rows: the table: a key whose first element (or which itself) is
-        the username, to a value.
+    @ivar rows: the table: username to value.
     """
 
     def __init__(self, backend, name, domain):
@@ -31,12 +33,11 @@ class MemoryAccountRows:
 
     def exists(self, username):
         """
-        Whether the account exists; if not, forget its rows.
+        Whether the account exists; if not, forget its value.
         """
         if username in self._accounts:
             return True
-        for key in [k for k in self.rows if _owner(k) == username]:
-            del self.rows[key]
+        self.rows.pop(username, None)
         return False
 
     def require(self, username):
@@ -45,10 +46,6 @@ class MemoryAccountRows:
         """
         if not self.exists(username):
             raise NoSuchUser(username)
-
-
-def _owner(key):
-    return key[0] if isinstance(key, tuple) else key
 
 
 def requireAccountTxn(connection, domain, username):

@@ -95,9 +95,10 @@ def _formsForHashing(forms):
     C{FORM_TYPE}, the C{FORM_TYPE} field itself left out.
     """
     for form in forms:
-        fields = [f for f in form.elements(NS_DATA, "field")]
+        fields = list(form.elements(NS_DATA, "field"))
         formType = [f for f in fields if f.getAttribute("var") == "FORM_TYPE"]
-        if not formType or formType[0].getAttribute("type") != "hidden":
+        if (not formType or formType[0].getAttribute("type") != "hidden"
+                or not _values(formType[0])):
             continue
         yield _values(formType[0])[0], [
             (f.getAttribute("var", ""), _values(f))
@@ -205,7 +206,7 @@ class Discovery:
                 query.addElement("item")["jid"] = domain
         return query
 
-    # -- accounts --------------------------------------------------------------
+    # -- accounts -------------------------------------------------------------
 
     def accountInfoRequested(self, stanza):
         """

@@ -205,7 +205,7 @@ class LastActivity:
         stamp, status = record
         return lastQuery(self.now() - stamp, status)
 
-    # -- recording ---------------------------------------------------------------
+    # -- recording ------------------------------------------------------------
 
     def presenceSent(self, stanza):
         """

@@ -41,7 +41,6 @@ online together cannot both receive the backlog and nothing overtakes it.
 import datetime
 
 from twisted.internet import defer
-from twisted.logger import Logger
 
 from jabberd.bus import Address, Kind, Phase
 from jabberd.errors import StanzaError
@@ -62,8 +61,6 @@ FEATURE_OFFLINE = "msgoffline"
 #: RFC 6121 section 5.2.2: a message of unknown type is handled as normal.
 MESSAGE_TYPES = frozenset(("normal", "chat", "groupchat", "headline",
                            "error"))
-
-log = Logger()
 
 
 def messageType(stanza):
@@ -128,9 +125,14 @@ class MessageDelivery:
     def _nonNegative(self, user):
         """
         The available sessions of C{user} with a non-negative priority, as
-        C{(priority, session)} pairs.
+        C{(priority, session)} pairs.  None once the presence service is
+        gone (the host is stopping or being reconfigured): offline work
+        still pending then leaves messages stored.
         """
-        presence = self.context.lookup(IPresence)
+        try:
+            presence = self.context.lookup(IPresence)
+        except LookupError:
+            return []
         ranked = [(presence.priorityOf(session), session)
                   for session in presence.availableSessions(user)]
         return [(priority, session) for priority, session in ranked
@@ -262,8 +264,8 @@ class MessageDelivery:
 
     def _notStored(self, reason, stanza):
         if not reason.check(NoSuchUser):
-            log.failure("storing an offline message for {user}", reason,
-                        user=stanza.recipient.user)
+            self.context.log.failure("storing an offline message for {user}",
+                                     reason, user=stanza.recipient.user)
         self._bounce(stanza)
 
     def sessionAvailable(self, session):
@@ -294,8 +296,9 @@ class MessageDelivery:
         try:
             element = withDelay(text, stamp, self.context.domain)
         except Exception:
-            log.failure("dropping an unreadable offline message for {jid}",
-                        jid=session.jid.full())
+            self.context.log.failure(
+                "dropping an unreadable offline message for {jid}",
+                jid=session.jid.full())
             return
         session.deliver(element)
 
@@ -328,8 +331,8 @@ class MessageDelivery:
         self._runQueue(user)
 
     def _stepFailed(self, reason, user):
-        log.failure("offline message handling for {user} failed", reason,
-                    user=user)
+        self.context.log.failure("offline message handling for {user} failed",
+                                 reason, user=user)
 
 
 class MessageFactory(PluginFactory):

@@ -18,7 +18,9 @@ from jabberd.bus import SESSION_CLOSED, Address, Kind, Phase
 from jabberd.errors import StanzaError
 from jabberd.im import IPresence, IRoster, SESSION_AVAILABLE, SESSION_UNAVAILABLE
 from jabberd.plugin import PluginFactory
+from jabberd.roster import Roster
 from jabberd.stanza import makeElement
+from plugins.roster import INTERESTED
 from jabberd.subscription import SUBSCRIPTION_TYPES, inbound, outbound
 from jabberd.xml import serialize
 from jabberd.xmlparser import parseElement
@@ -99,6 +101,7 @@ class PresenceService:
         self.roster = context.lookup(IRoster)
         self.lastUnavailable = {}
         self.suppressed = {}
+        self._waiting = {}
         context.provide(IPresence, self)
         context.hookStanza(Kind.PRESENCE, Address.NONE, Phase.OUTBOUND,
                            self.broadcastReceived)
@@ -120,6 +123,15 @@ class PresenceService:
         return stateOf(session).priority
 
     # -- sending ------------------------------------------------------------------
+
+    def _rosterOf(self, user):
+        """
+        The roster of a user with a session: always in memory, except
+        for the moment after the roster plugin was reloaded, when it is
+        being read again and counts as empty.
+        """
+        roster = self.roster.cached(user)
+        return roster if roster is not None else Roster(user)
 
     def _send(self, element):
         self.context.send(element)
@@ -173,7 +185,7 @@ class PresenceService:
         requests (section 3.1.3), then let others know (offline messages).
         """
         user = session.jid.user
-        roster = self.roster.cached(user)
+        roster = self._rosterOf(user)
         bare = self._bare(user)
         for contact in roster.subscriptions():
             self._send(self._simple("probe", bare, contact))
@@ -195,7 +207,7 @@ class PresenceService:
         user = session.jid.user
         sender = session.jid.full()
         suppressed = self.suppressed.get(user, ())
-        for contact in self.roster.cached(user).subscribers():
+        for contact in self._rosterOf(user).subscribers():
             if contact not in suppressed:
                 self._send(copyPresence(element, sender, contact))
         for other in self.availableSessions(user):
@@ -248,12 +260,17 @@ class PresenceService:
         return True
 
     def _trackDirected(self, session, stanza):
+        """
+        Section 4.6.2: remember an entity that got directed available
+        presence from an available resource and is not subscribed to the
+        user, so that it gets unavailable presence later (section 4.6.3).
+        """
         state = stateOf(session)
         target = stanza.recipient.full()
         if stanza.type == "unavailable":
             state.directed.discard(target)
             return
-        roster = self.roster.cached(session.jid.user)
+        roster = self._rosterOf(session.jid.user)
         if state.available and not roster.state(
                 stanza.recipient.userhost()).hasFrom:
             state.directed.add(target)
@@ -262,26 +279,51 @@ class PresenceService:
         """
         Appendix A.2: the user sent subscribe, subscribed, unsubscribe or
         unsubscribed.  The stanza is stamped with the user's bare JID and
-        addressed to the contact's bare JID (section 3.1.2).
+        addressed to the contact's bare JID (sections 3 and 3.1.2), and
+        routed if the table says so.
+
+        The new state is recorded (and pushed) before the stanza is
+        routed: a local contact's server may answer at once (an automatic
+        C{subscribed}, say), and the answer must find the new state.  A
+        contact losing its subscription gets unavailable presence from
+        each available resource before the C{unsubscribed}, while it is
+        still subscribed (section 3.2.2).
         """
         user = stanza.sender.user
         contact = stanza.recipient.userhost()
         if contact == stanza.sender.userhost():
             return
         roster = self.roster.cached(user)
+        if roster is None:
+            d = self.roster.rosterFor(user)
+            d.addCallback(self._outboundWithRoster, stanza, user, contact)
+            d.addErrback(lambda f: self.context.log.failure(
+                "handling {stanza!r}", f, stanza=stanza))
+            return
+        self._outboundWithRoster(roster, stanza, user, contact)
+
+    def _outboundWithRoster(self, roster, stanza, user, contact):
         before = roster.state(contact)
         outcome = outbound(before, stanza.type)
+        if outcome.forward and stanza.type == "unsubscribed" \
+                and before.hasFrom:
+            self._sendUnavailable(user, contact)
         self._applyState(user, roster, contact, before, outcome)
         if not outcome.forward:
             return
+        self._routeSubscription(stanza, user, contact)
+        if stanza.type == "subscribed":
+            self._sendCurrentPresence(user, contact)
+
+    def _routeSubscription(self, stanza, user, contact):
+        """
+        Route an outbound subscription stanza from the user's bare JID to
+        the contact's.
+        """
         element = stanza.element
         element["from"] = self._bare(user)
         element["to"] = contact
         self._send(element)
-        if stanza.type == "subscribed":
-            self._sendCurrentPresence(user, contact)
-        elif stanza.type == "unsubscribed":
-            self._sendUnavailable(user, contact)
 
     def _applyState(self, user, roster, contact, before, outcome):
         """
@@ -330,7 +372,9 @@ class PresenceService:
         """
         if stanza.type in SUBSCRIPTION_TYPES or stanza.type == "probe":
             self._withRoster(stanza)
-        elif stanza.address is Address.FULL:
+            return True
+        self._contactHeard(stanza)
+        if stanza.address is Address.FULL:
             session = self.context.sessions.get(stanza.recipient)
             if session is not None:
                 session.deliver(stanza.element)
@@ -338,45 +382,90 @@ class PresenceService:
             self._toAvailable(stanza)
         return True
 
-    def _toAvailable(self, stanza):
+    def _contactHeard(self, stanza):
         """
-        Section 8.5.2.1.1: presence to a bare JID goes to every available
-        resource.  A presence error from a contact stops broadcasts to it
-        until the next initial presence (section 4.4.2).
+        Section 4.4.2: after a presence error from a contact (in answer to
+        the user's presence, so addressed to a full or the bare JID) the
+        server sends the contact no further presence updates, until it
+        receives presence from that contact again.
         """
         user = stanza.recipient.user
+        contact = stanza.sender.userhost()
         if stanza.type == "error":
-            self.suppressed.setdefault(user, set()).add(
-                stanza.sender.userhost())
-        for session in self.availableSessions(user):
+            self.suppressed.setdefault(user, set()).add(contact)
+            return
+        suppressed = self.suppressed.get(user)
+        if suppressed is not None:
+            suppressed.discard(contact)
+            if not suppressed:
+                del self.suppressed[user]
+
+    def _toAvailable(self, stanza):
+        """
+        Section 8.5.2.1.2: presence to a bare JID goes to every available
+        resource.
+        """
+        for session in self.availableSessions(stanza.recipient.user):
             session.deliver(stanza.element)
 
     def _withRoster(self, stanza):
+        """
+        Handle a subscription stanza or probe once the recipient's roster
+        is in memory.  Stanzas for one user wait, in arrival order, while
+        the account is checked and its roster loaded.
+        """
         user = stanza.recipient.user
+        waiting = self._waiting.get(user)
+        if waiting is not None:
+            waiting.append(stanza)
+            return
         roster = self.roster.cached(user)
         if roster is not None:
             self._rosterReady(roster, stanza)
             return
+        self._waiting[user] = [stanza]
         d = self.context.accounts.userExists(user)
-        d.addCallback(self._existenceKnown, stanza)
-        d.addErrback(self._logFailure, stanza)
+        d.addCallback(self._existenceKnown, user)
+        d.addErrback(self._loadFailed, user)
 
-    def _existenceKnown(self, exists, stanza):
+    def _existenceKnown(self, exists, user):
         if not exists:
-            if stanza.type == "subscribe":
-                self._send(self._simple("unsubscribed",
-                                        stanza.recipient.userhost(),
-                                        stanza.sender.userhost()))
-            return
-        d = self.roster.rosterFor(stanza.recipient.user)
-        return d.addCallback(self._rosterReady, stanza)
+            for stanza in self._waiting.pop(user, []):
+                self._noSuchUser(stanza)
+            return None
+        d = self.roster.rosterFor(user)
+        return d.addCallback(self._loaded, user)
 
-    def _logFailure(self, reason, stanza):
-        self.context.log.failure("handling {stanza!r}", reason,
-                                 stanza=stanza)
+    def _loaded(self, roster, user):
+        """
+        Handle the waiting stanzas in order; any that arrive meanwhile
+        (answers to these, for a local contact) queue behind them.
+        """
+        waiting = self._waiting.get(user, [])
+        while waiting:
+            self._rosterReady(roster, waiting.pop(0))
+        self._waiting.pop(user, None)
+
+    def _loadFailed(self, reason, user):
+        stanzas = self._waiting.pop(user, [])
+        self.context.log.failure("handling presence for {user} ({count} "
+                                 "stanzas dropped)", reason,
+                                 count=len(stanzas), user=user)
+
+    def _noSuchUser(self, stanza):
+        """
+        Section 8.5.1 (and 4.3.2 for probes): a subscription request or
+        probe for an account that does not exist is answered with
+        C{unsubscribed}; other subscription stanzas are ignored.
+        """
+        if stanza.type in ("subscribe", "probe"):
+            self._send(self._simple("unsubscribed",
+                                    stanza.recipient.userhost(),
+                                    stanza.sender.userhost()))
 
     def _rosterReady(self, roster, stanza):
         if stanza.type == "probe":
+            self._contactHeard(stanza)
             self._probeArrived(roster, stanza)
         else:
             self._inboundSubscription(roster, stanza)
@@ -385,12 +474,16 @@ class PresenceService:
         """
         Section 4.3.2: a subscribed contact gets the last presence of each
         available resource, or the last unavailable presence (with its
-        delay) if none is available; anyone else gets nothing.
+        delay) if none is available.  Anyone else gets C{unsubscribed},
+        which lets its server correct a roster that is out of step; it is
+        sent directly, so it cancels no pre-approval (section 3.4).
         """
         contact = stanza.sender.userhost()
-        if not roster.state(contact).hasFrom:
-            return
         user = stanza.recipient.user
+        if not roster.state(contact).hasFrom:
+            self._send(self._simple("unsubscribed", self._bare(user),
+                                    contact))
+            return
         prober = stanza.sender.full()
         available = self.availableSessions(user)
         for session in available:
@@ -414,7 +507,9 @@ class PresenceService:
 
     def _inboundSubscription(self, roster, stanza):
         """
-        Appendix A.3: a subscription stanza arrived for the user.
+        Appendix A.3: a subscription stanza arrived for the user.  It is
+        delivered if the table says so, then the roster push follows
+        (sections 3.1.3, 3.1.6, 3.2.3, 3.3.3).
         """
         user = stanza.recipient.user
         contact = stanza.sender.userhost()
@@ -427,18 +522,28 @@ class PresenceService:
         element["to"] = self._bare(user)
         if stanza.type == "subscribe" and outcome.state.pendingIn \
                 and not before.pendingIn:
-            self.roster.setPendingIn(user, contact,
-                                     serialize(element))
-        self._applyState(user, roster, contact, before, outcome)
+            self.roster.setPendingIn(user, contact, serialize(element))
         if outcome.forward:
-            for session in self.availableSessions(user):
+            for session in self._recipients(user, stanza.type):
                 session.deliver(element)
+        self._applyState(user, roster, contact, before, outcome)
         if outcome.autoReply is not None:
             self._send(self._simple(outcome.autoReply, self._bare(user),
                                     contact))
             self._sendCurrentPresence(user, contact)
-        if stanza.type == "unsubscribe" and outcome.forward:
+        if stanza.type == "unsubscribe" and before.hasFrom:
             self._sendUnavailable(user, contact)
+
+    def _recipients(self, user, type):
+        """
+        Who gets an inbound subscription stanza: a request goes to the
+        available resources (section 3.1.3; it is also kept for the next
+        initial presence), the other types to the interested resources
+        (sections 3.1.6, 3.2.3, 3.3.3) and the available ones.
+        """
+        sessions = self.context.sessions.sessionsOf(user).values()
+        return [s for s in sessions if stateOf(s).available or (
+            type != "subscribe" and s.data.get(INTERESTED))]
 
 
 def _stamp(seconds):

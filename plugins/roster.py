@@ -18,9 +18,9 @@ from zope.interface import implementer
 from jabberd.bus import SESSION_BINDING, SESSION_BOUND, SESSION_CLOSED, Address
 from jabberd.context import POSTAUTH
 from jabberd.errors import StanzaError
-from jabberd.im import IRoster
+from jabberd.im import IPresence, IRoster
 from jabberd.jid import InvalidJID, parseJID
-from jabberd.plugin import PluginFactory
+from jabberd.plugin import PluginConfigError, PluginFactory, parseOptions
 from jabberd.roster import NS_ROSTER, RosterItem
 from jabberd.stanza import makeElement
 from jabberd.storage.roster import (
@@ -34,17 +34,24 @@ INTERESTED = "roster.interested"
 class RosterCache:
     """
     Rosters by user: pinned while the user has sessions, otherwise kept in
-    a least-recently-used cache of bounded size.  Loads of one user are
-    shared; writes of one user are applied to the store in order.
+    a least-recently-used cache of bounded size.
+
+    Everything that touches one user's rows in the store (loads and
+    writes) runs one at a time, in order, behind a per-user lock: a
+    roster evicted and loaded again while its last changes are still
+    being written is read only after they are, and the writes of one user
+    reach the store in the order they were made, whatever the backend's
+    thread pool does.  Concurrent loads of one user share one read.
     """
 
-    def __init__(self, store, size):
+    def __init__(self, store, size, log=None):
         self.store = store
         self.size = size
+        self.log = log
         self._pinned = {}
         self._recent = OrderedDict()
         self._loading = {}
-        self._writes = {}
+        self._locks = {}
 
     def cached(self, user):
         roster = self._pinned.get(user)
@@ -61,24 +68,23 @@ class RosterCache:
         roster = self.cached(user)
         if roster is not None:
             return defer.succeed(roster)
-        if user not in self._loading:
-            self._loading[user] = self._startLoading(user)
         waiting = defer.Deferred()
-        self._loading[user].append(waiting)
-        return waiting
-
-    def _startLoading(self, user):
-        waiters = []
-        d = self.store.loadRoster(user)
+        waiters = self._loading.get(user)
+        if waiters is not None:
+            waiters.append(waiting)
+            return waiting
+        self._loading[user] = [waiting]
+        d = self._serialised(user, self.store.loadRoster, user)
         d.addCallbacks(self._loaded, self._loadFailed,
                        callbackArgs=(user,), errbackArgs=(user,))
-        return waiters
+        return waiting
 
     def _loaded(self, roster, user):
         existing = self.cached(user)
-        roster = existing if existing is not None else roster
         if existing is None:
             self._remember(user, roster)
+        else:
+            roster = existing
         for waiting in self._loading.pop(user, []):
             waiting.callback(roster)
 
@@ -105,18 +111,39 @@ class RosterCache:
     def write(self, user, operation, *args):
         """
         Run C{operation(user, *args)} on the store after the user's earlier
-        writes.
+        loads and writes.  A failure is logged: the change stays in memory
+        and the next write of the user still runs.
         """
-        previous = self._writes.get(user) or defer.succeed(None)
-        d = previous.addBoth(lambda _: operation(user, *args))
-        self._writes[user] = d
-        d.addBoth(self._written, user, d)
+        d = self._serialised(user, operation, user, *args)
+        d.addErrback(self._writeFailed, user)
         return d
 
-    def _written(self, result, user, d):
-        if self._writes.get(user) is d:
-            del self._writes[user]
+    def _writeFailed(self, reason, user):
+        if self.log is not None:
+            self.log.failure("storing the roster of {user}", reason,
+                             user=user)
+
+    def _serialised(self, user, operation, *args):
+        """
+        Run C{operation(*args)} under the per-user lock.
+        """
+        lock = self._locks.get(user)
+        if lock is None:
+            lock = self._locks[user] = defer.DeferredLock()
+        d = lock.run(operation, *args)
+        d.addBoth(self._release, user, lock)
+        return d
+
+    def _release(self, result, user, lock):
+        if not lock.locked and self._locks.get(user) is lock:
+            del self._locks[user]
         return result
+
+    def idle(self):
+        """
+        Whether no load or write is under way (for tests and shutdown).
+        """
+        return not self._locks
 
 
 @implementer(IRoster)
@@ -129,7 +156,7 @@ class RosterService:
         self.context = context
         self.config = context.config
         self.cache = RosterCache(context.store(IRosterStore),
-                                 self.config["cache_size"])
+                                 self.config["cache_size"], context.log)
         context.provide(IRoster, self)
         context.declareFeature(NS_ROSTER)
         context.addStreamFeature(POSTAUTH, self.rosterverFeature)
@@ -137,11 +164,14 @@ class RosterService:
         context.onSignal(SESSION_BINDING, self.sessionBinding)
         context.onSignal(SESSION_BOUND, self.sessionBound)
         context.onSignal(SESSION_CLOSED, self.sessionClosed)
-        for address in (Address.BARE,):
-            context.handleIQ("get", NS_ROSTER, "query", self.getReceived,
-                             address)
-            context.handleIQ("set", NS_ROSTER, "query", self.setReceived,
-                             address)
+        context.handleIQ("get", NS_ROSTER, "query", self.getReceived,
+                         Address.BARE)
+        context.handleIQ("set", NS_ROSTER, "query", self.setReceived,
+                         Address.BARE)
+        for user in list(context.sessions.users()):
+            self._loadAndPin(user).addErrback(
+                lambda f, user=user: context.log.failure(
+                    "reading the roster of {user}", f, user=user))
 
     # -- stream features and session lifecycle ---------------------------------
 
@@ -159,10 +189,19 @@ class RosterService:
 
     def sessionBinding(self, session):
         """
-        Load the roster before the session exists, so that everything the
-        session does afterwards finds it in memory.
+        Load and pin the roster before the session exists, so that
+        everything the session does afterwards finds it in memory.
         """
-        return self.cache.load(session.jid.user)
+        return self._loadAndPin(session.jid.user)
+
+    def _loadAndPin(self, user):
+        """
+        Read the roster of a user with a session (one binding, or bound
+        when this plugin was attached by a reload) and keep it in memory.
+        """
+        d = self.cache.load(user)
+        d.addCallback(lambda roster: self.cache.pin(user))
+        return d
 
     def sessionBound(self, session):
         self.cache.pin(session.jid.user)
@@ -238,12 +277,18 @@ class RosterService:
             items, removed = roster.changedSince(known)
             if len(items) + len(removed) < len(roster.items):
                 self.context.reactor.callLater(
-                    0, self._pushChanges, stanza.origin, items, removed,
-                    roster)
+                    0, self._pushChanges, stanza.origin, known, roster)
                 return None
         return _fullRoster(roster)
 
-    def _pushChanges(self, session, items, removed, roster):
+    def _pushChanges(self, session, known, roster):
+        """
+        Section 2.6.3: after the empty result, push what changed since
+        version C{known}, oldest first.  The changes are read now, not
+        when the request came, so nothing pushed in between is undone by
+        an older push.
+        """
+        items, removed = roster.changedSince(known)
         changes = [(i.version, i.toElement()) for i in items]
         for contact in removed:
             changes.append((roster.removed[contact],
@@ -279,6 +324,8 @@ class RosterService:
         sender = "%s@%s" % (user, self.context.domain)
         if state.hasTo or state.pendingOut:
             self._sendPresence(sender, contact, "unsubscribe")
+        if state.hasFrom:
+            self._sendUnavailable(user, contact)
         if state.hasFrom or state.pendingIn:
             self._sendPresence(sender, contact, "unsubscribed")
         self.setPendingIn(user, contact, None)
@@ -289,20 +336,34 @@ class RosterService:
         element["from"] = sender
         self.context.send(element)
 
+    def _sendUnavailable(self, user, contact):
+        """
+        A contact whose subscription the removal cancels gets unavailable
+        presence from each available resource first, as for an explicit
+        C{unsubscribed} (section 3.2.2).
+        """
+        try:
+            presence = self.context.lookup(IPresence)
+        except LookupError:
+            return
+        for session in presence.availableSessions(user):
+            self._sendPresence(session.jid.full(), contact, "unavailable")
+
     def _checkedNameAndGroups(self, item):
         """
-        Section 2.3: group names are non-empty and unique; names and groups
-        are within the configured lengths.
+        Section 2.3.3: duplicate groups are a C{bad-request}; a name or
+        group over the configured length, and a group of zero length, are
+        C{not-acceptable}.
         """
         limit = self.config["max_name_length"]
         name = item.getAttribute("name")
         if name is not None and len(name) > limit:
             raise StanzaError("not-acceptable", text="name too long")
         groups = [str(g) for g in item.elements(NS_ROSTER, "group")]
-        if any(not g.strip() for g in groups):
-            raise StanzaError("bad-request", text="empty group name")
         if len(set(groups)) != len(groups):
             raise StanzaError("bad-request", text="duplicate group")
+        if any(not g for g in groups):
+            raise StanzaError("not-acceptable", text="empty group name")
         if any(len(g) > self.config["max_group_length"] for g in groups):
             raise StanzaError("not-acceptable", text="group name too long")
         return name, tuple(groups)
@@ -360,6 +421,13 @@ class RosterFactory(PluginFactory):
     }
     stores = {IRosterStore: (MemoryRosterStore, SQLRosterStore)}
     instanceClass = RosterService
+
+    def parseConfig(self, options):
+        config = parseOptions(self.options, options)
+        for key in self.options:
+            if config[key] < 1:
+                raise PluginConfigError(key, "must be 1 or more")
+        return config
 
 
 roster = RosterFactory()

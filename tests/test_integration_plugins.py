@@ -124,7 +124,7 @@ async def query(client, to, namespace, payload=None, type="get"):
 
 async def ping(client, to):
     try:
-        await client.plugin["xep_0199"].ping(to, timeout=10)
+        await client.plugin["xep_0199"].send_ping(to, timeout=10)
     except IqError as e:
         return "error:" + e.iq["error"]["condition"]
     return "pong"

@@ -76,8 +76,9 @@ class MemoryOfflineStore:
     fired.
 
     The table maps a username to a C{list} of C{(id, stanzaXML, stamp)};
-    ids come from one counter per domain.  Account existence is read from the memory user store's
-    C{users} table on the same backend.
+    ids come from one counter per domain.  Account existence is read from
+    the memory user store's C{users} table on the same backend (so, unlike
+    SQL, deleting an account there does not delete its messages).
     """
 
     def __init__(self, backend, domain):

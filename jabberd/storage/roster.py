@@ -8,7 +8,7 @@ store while routing stanzas.
 
 import json
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, case, delete, insert, select, update
 from twisted.internet.defer import succeed
 from zope.interface import Interface, implementer
 
@@ -31,12 +31,14 @@ class IRosterStore(Interface):
     def saveItem(user, item):
         """
         Insert or replace C{item} (a L{RosterItem} carrying its version)
-        and make its version the roster's.
+        and raise the roster's version to the item's.
         """
 
     def removeItem(user, contact, version):
         """
-        Remove C{contact}, remembering the removal at C{version}.
+        Remove C{contact}, remembering the removal at C{version} (for
+        versioned pushes, section 2.6), and raise the roster's version to
+        C{version}.
         """
 
     def setPending(user, contact, stanza):
@@ -126,8 +128,16 @@ def _upsert(connection, table, key, values):
 
 
 def _setVersion(connection, domain, user, version):
-    _upsert(connection, rosterVersions,
-            {"domain": domain, "username": user}, {"version": version})
+    """
+    Raise the roster's version to C{version} (it never goes back).
+    """
+    column = rosterVersions.c.version
+    owner = _owner(rosterVersions, domain, user)
+    if connection.execute(update(rosterVersions).where(owner).values(
+            version=case((column < version, version),
+                         else_=column))).rowcount == 0:
+        connection.execute(insert(rosterVersions).values(
+            domain=domain, username=user, version=version))
 
 
 def saveItemTxn(connection, domain, user, item):

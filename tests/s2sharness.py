@@ -1,0 +1,317 @@
+"""
+Federation test harness: jabberd processes configured for server-to-server
+traffic, a real Prosody from Debian's package run unprivileged with its
+own config file, a loopback DNS server, and slixmpp clients that record
+messages and presence.
+"""
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import slixmpp
+
+from dnsserver import zoneSource
+from harness import PASSWORD, Client, RunningServer, freePort, tomlValue
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def waitForPort(address, port, timeout=20, process=None, log=None):
+    """
+    Wait until something accepts TCP connections on C{address:port}.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("exited: " + (log() if log else ""))
+        try:
+            socket.create_connection((address, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listening on %s:%d" % (address, port))
+
+
+def combinedCAFile(directory, paths):
+    """
+    One PEM file holding every certificate in C{paths}.
+    """
+    path = os.path.join(str(directory), "trusted-%d.pem" % (len(paths),))
+    with open(path, "w") as out:
+        for name in paths:
+            with open(name) as f:
+                out.write(f.read())
+    return path
+
+
+class FederatedServer(RunningServer):
+    """
+    A jabberd serving one domain with federation on, its s2s listener on
+    C{s2sAddress}.
+
+    @ivar s2sPort: the s2s listener's port.
+    @ivar trusted: PEM files a client trusts to reach this server's c2s.
+    """
+
+    def __init__(self, directory, domain, s2sAddress="127.0.0.1",
+                 options=None, hostOptions=None, certificate=None,
+                 trusted=()):
+        self.domain = domain
+        self.s2sAddress = s2sAddress
+        self.s2sPort = freePort(s2sAddress)
+        self.options = dict(options or {})
+        self.hostOptions = dict(hostOptions or {})
+        if certificate is not None:
+            self.hostOptions["tls_certificate"] = certificate[0]
+            self.hostOptions["tls_key"] = certificate[1]
+        self.trusted = list(trusted)
+        RunningServer.__init__(self, directory, hosts=(domain,))
+
+    def writeConfig(self, extra="", hostExtra=None):
+        options = {"s2s_listeners": ["tcp:%d:interface=%s" % (
+            self.s2sPort, self.s2sAddress)], "log_level": "debug"}
+        options.update(self.options)
+        lines = ["%s = %s" % (key, _toml(value))
+                 for key, value in options.items()]
+        hostOptions = {"s2s_enabled": True,
+                       "plugins": ["ping", "roster", "presence", "message"]}
+        hostOptions.update(self.hostOptions)
+        host = "\n".join("%s = %s" % (key, _toml(value))
+                         for key, value in hostOptions.items())
+        RunningServer.writeConfig(self, "\n".join(lines),
+                                  {self.domain: host})
+
+    def sslContext(self):
+        paths = list(self.trusted)
+        selfSigned = os.path.join(self.dataDir, "certs",
+                                  self.domain + ".crt")
+        if os.path.exists(selfSigned):
+            paths.append(selfSigned)
+        return ssl.create_default_context(
+            cafile=combinedCAFile(self.directory, paths))
+
+    def route(self):
+        """
+        This server's s2s address as a static route value.
+        """
+        return "%s:%d" % (self.s2sAddress, self.s2sPort)
+
+
+def _toml(value):
+    if isinstance(value, dict):
+        return "{ %s }" % ", ".join("%s = %s" % (tomlValue(k), _toml(v))
+                                    for k, v in value.items())
+    return tomlValue(value)
+
+
+class DNSServer:
+    """
+    The loopback DNS server of L{dnsserver}, in a process.
+    """
+
+    def __init__(self, directory, origin, records, address="127.0.0.1"):
+        self.address = address
+        self.port = freePort(address)
+        self.zonePath = os.path.join(str(directory), "zone.py")
+        with open(self.zonePath, "w") as f:
+            f.write(zoneSource(origin, records))
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "dnsserver.py"),
+             self.address, str(self.port), self.zonePath],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.process.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError("DNS server did not start: " + line
+                               + self.process.stdout.read())
+        return self
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+PROSODY_CONFIG = """\
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+interfaces = {{ "{address}" }}
+c2s_ports = {{ {c2sPort} }}
+s2s_ports = {{ {s2sPort} }}
+c2s_direct_tls_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "posix" }}
+modules_disabled = {{ "admin_shell"; "admin_socket" }}
+log = {{ debug = "{dir}/prosody.log" }}
+authentication = "internal_hashed"
+c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = {secureAuth}
+s2s_timeout = 20
+unbound = {{ forward = "{dnsAddress}@{dnsPort}"; resolvconf = false; hoststxt = false }}
+ssl = {{ cafile = "{caFile}" }}
+certificates = "{dir}/certs"
+VirtualHost "{domain}"
+  ssl = {{ certificate = "{certificate}"; key = "{key}"; cafile = "{caFile}" }}
+"""
+
+
+def prosodyInstalled():
+    return shutil.which("prosody") is not None
+
+
+class ProsodyServer:
+    """
+    A Prosody process serving C{domain} on C{address}, as the C{prosody}
+    user when the tests run as root (Prosody refuses to run as root).
+    """
+
+    def __init__(self, domain, address, certificate, caFile, dns,
+                 secureAuth):
+        self.domain = domain
+        self.address = address
+        self.directory = tempfile.mkdtemp(prefix="prosody-")
+        os.chmod(self.directory, 0o755)
+        self.c2sPort = freePort(address)
+        self.s2sPort = freePort(address)
+        self.configPath = os.path.join(self.directory, "prosody.cfg.lua")
+        self.logPath = os.path.join(self.directory, "prosody.log")
+        certPath, keyPath = self._copy(certificate[0]), self._copy(
+            certificate[1])
+        self.caFile = self._copy(caFile)
+        os.makedirs(os.path.join(self.directory, "data"))
+        os.makedirs(os.path.join(self.directory, "certs"))
+        with open(self.configPath, "w") as f:
+            f.write(PROSODY_CONFIG.format(
+                dir=self.directory, address=address, c2sPort=self.c2sPort,
+                s2sPort=self.s2sPort, domain=domain,
+                secureAuth="true" if secureAuth else "false",
+                dnsAddress=dns.address, dnsPort=dns.port,
+                caFile=self.caFile, certificate=certPath, key=keyPath))
+        self._own()
+        self.process = None
+
+    def _copy(self, path):
+        target = os.path.join(self.directory, os.path.basename(path))
+        shutil.copyfile(path, target)
+        return target
+
+    def _own(self):
+        if os.getuid() != 0:
+            return
+        import pwd
+        user = pwd.getpwnam("prosody")
+        for root, dirs, files in os.walk(self.directory):
+            for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                os.chown(name, user.pw_uid, user.pw_gid)
+
+    def _user(self):
+        return {"user": "prosody", "group": "prosody"} if os.getuid() == 0 \
+            else {}
+
+    def start(self):
+        self.out = open(os.path.join(self.directory, "stdout.txt"), "wb")
+        self.process = subprocess.Popen(
+            ["prosody", "-F", "--config", self.configPath],
+            stdout=self.out, stderr=subprocess.STDOUT, cwd=self.directory,
+            start_new_session=True, **self._user())
+        waitForPort(self.address, self.s2sPort, process=self.process,
+                    log=self.logText)
+        waitForPort(self.address, self.c2sPort, process=self.process,
+                    log=self.logText)
+        return self
+
+    def register(self, user, password=PASSWORD):
+        result = subprocess.run(
+            ["prosodyctl", "--config", self.configPath, "register", user,
+             self.domain, password], capture_output=True, text=True,
+            timeout=60, cwd=self.directory, **self._user())
+        assert result.returncode == 0, result.stdout + result.stderr
+        return "%s@%s" % (user, self.domain)
+
+    def logText(self):
+        try:
+            with open(self.logPath, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            self.out.close()
+        if not os.environ.get("KEEP_PROSODY"):
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def route(self):
+        return "%s:%d" % (self.address, self.s2sPort)
+
+
+class PeerClient(Client):
+    """
+    A slixmpp client for any of the test servers (jabberd or Prosody),
+    recording messages and presence, accepting and returning
+    subscriptions like a person who adds back whoever adds them.
+    """
+
+    def __init__(self, jid, server, address, port, password=PASSWORD):
+        self.address, self.c2sPort = address, port
+        Client.__init__(self, jid, password, server)
+        self.presences = asyncio.Queue()
+        self.auto_authorize = True
+        self.auto_subscribe = True
+        self.add_event_handler("presence_available", self.presences.put_nowait)
+        self.add_event_handler("presence_unavailable",
+                               self.presences.put_nowait)
+
+    async def login(self, timeout=20):
+        self.connect(host=self.address, port=self.c2sPort)
+        await asyncio.wait_for(self.started, timeout)
+        return self
+
+    async def presenceFrom(self, bare, timeout=10, show=None):
+        """
+        The next available presence from C{bare}'s resources (with
+        C{show} if given).
+        """
+        deadline = asyncio.get_event_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_event_loop().time()
+            presence = await asyncio.wait_for(self.presences.get(),
+                                              max(remaining, 0.01))
+            if presence["from"].bare != bare or presence["type"] in (
+                    "unavailable", "error"):
+                continue
+            if show is None or presence["show"] == show:
+                return presence
+
+    async def subscriptionWith(self, bare, wanted, timeout=15):
+        """
+        Wait until the roster item for C{bare} has subscription C{wanted},
+        as the server's roster pushes say; return the last state seen.
+        """
+        deadline = asyncio.get_event_loop().time() + timeout
+        state = None
+        while asyncio.get_event_loop().time() < deadline:
+            if bare in self.client_roster:
+                state = self.client_roster[bare]["subscription"]
+                if state == wanted:
+                    return state
+            await asyncio.sleep(0.1)
+        return state
