@@ -63,6 +63,12 @@ class Phase(enum.Enum):
     OUTBOUND = "outbound"
     #: On the recipient's host, before delivery.
     INBOUND = "inbound"
+    #: On the sending host, as any stanza leaves it for the router: those
+    #: of clients after their outbound phase, and those the server or a
+    #: plugin sends (presence broadcasts, replies).  Nothing hooks here by
+    #: default; a handler that claims the stanza stops it (privacy lists
+    #: checking outgoing presence, archiving).
+    EGRESS = "egress"
 
 
 class StanzaKey(NamedTuple):

@@ -94,9 +94,11 @@ class VirtualHost:
 
     def route(self, stanza):
         """
-        Hand a stanza to the server's router.
+        Hand a stanza leaving this host to the server's router, after the
+        egress phase (which may stop it).
         """
-        self.server.router.route(stanza)
+        if self.bus.fire(stanza.key(Phase.EGRESS), stanza) is None:
+            self.server.router.route(stanza)
 
     def sendElement(self, element):
         """

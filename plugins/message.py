@@ -125,7 +125,7 @@ class MessageDelivery:
     def _nonNegative(self, user):
         """
         The available sessions of C{user} with a non-negative priority, as
-        C{(priority, session)} pairs.  None once the presence service is
+        C{(priority, session)} pairs.  Empty once the presence service is
         gone (the host is stopping or being reconfigured): offline work
         still pending then leaves messages stored.
         """
@@ -232,7 +232,14 @@ class MessageDelivery:
         if not self.limit or onlyChatStates(stanza.element):
             self._bounce(stanza)
             return
-        self._enqueue(stanza.recipient.user, self._keep, stanza)
+        self._enqueue(stanza.recipient.user, self._keepOrBounce, stanza)
+
+    def _keepOrBounce(self, stanza):
+        """
+        L{_keep}; if the database fails, the sender learns that the
+        message was not stored.
+        """
+        return self._keep(stanza).addErrback(self._notStored, stanza)
 
     @defer.inlineCallbacks
     def _keep(self, stanza):
@@ -256,11 +263,9 @@ class MessageDelivery:
         yield self._store(stanza)
 
     def _store(self, stanza):
-        text = serialize(stanza.element)
-        d = self.offline.store(stanza.recipient.user, text,
-                               self.context.reactor.seconds())
-        d.addErrback(self._notStored, stanza)
-        return d
+        return self.offline.store(stanza.recipient.user,
+                                  serialize(stanza.element),
+                                  self.context.reactor.seconds())
 
     def _notStored(self, reason, stanza):
         if not reason.check(NoSuchUser):

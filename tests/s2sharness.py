@@ -276,9 +276,7 @@ class PeerClient(Client):
         self.presences = asyncio.Queue()
         self.auto_authorize = True
         self.auto_subscribe = True
-        self.add_event_handler("presence_available", self.presences.put_nowait)
-        self.add_event_handler("presence_unavailable",
-                               self.presences.put_nowait)
+        self.add_event_handler("presence", self.presences.put_nowait)
 
     async def login(self, timeout=20):
         self.connect(host=self.address, port=self.c2sPort)
@@ -296,7 +294,8 @@ class PeerClient(Client):
             presence = await asyncio.wait_for(self.presences.get(),
                                               max(remaining, 0.01))
             if presence["from"].bare != bare or presence["type"] in (
-                    "unavailable", "error"):
+                    "unavailable", "error", "subscribe", "subscribed",
+                    "unsubscribe", "unsubscribed", "probe"):
                 continue
             if show is None or presence["show"] == show:
                 return presence

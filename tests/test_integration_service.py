@@ -167,7 +167,9 @@ def test_sighupReload(reloadable):
         os.kill(reloadable.process.pid, signal.SIGHUP)
         error = await asyncio.wait_for(gone.get(), 10)
         assert error["condition"] == "host-gone"
-        assert await alice.plugin["xep_0199"].ping("localhost", timeout=5) >= 0
+        pong = await alice.plugin["xep_0199"].send_ping("localhost",
+                                                         timeout=5)
+        assert pong["type"] == "result"
         reloadable.adduser("dave@example.org")
         dave = await Client("dave@example.org/new", PASSWORD,
                             reloadable).login()

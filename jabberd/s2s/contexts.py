@@ -27,8 +27,40 @@ def _acceptAny(connection, certificate, errno, depth, ok):
     return True
 
 
+#: The ALPN protocol of server-to-server streams (XEP-0368 section 3).
+ALPN_PROTOCOL = b"xmpp-server"
+
+
+def _selectALPN(connection, offered):
+    """
+    Agree on C{xmpp-server} if the peer offers it; otherwise go on
+    without ALPN (a STARTTLS peer need not use it).
+    """
+    if ALPN_PROTOCOL in offered:
+        return ALPN_PROTOCOL
+    return SSL.NO_OVERLAPPING_PROTOCOLS
+
+
 def _requestPeerCertificate(context):
+    """
+    Ask for the peer's certificate without requiring one.  A server
+    context that asks must name its session ID context, or OpenSSL refuses
+    to resume sessions.
+    """
     context.set_verify(SSL.VERIFY_PEER, _acceptAny)
+    context.set_session_id(b"jabberd-s2s")
+
+
+def _serverContext(context):
+    """
+    Finish a server context made by L{CertificateOptions}: request the
+    peer's certificate, and answer ALPN ourselves (Twisted's own ALPN
+    callback fails the handshake with an internal error on a stream
+    switched to TLS with C{startTLS}, where it finds no protocol factory
+    to ask; Prosody offers C{xmpp-server} on every s2s connection).
+    """
+    _requestPeerCertificate(context)
+    context.set_alpn_select_callback(_selectALPN)
 
 
 def clientContext(credentials):
@@ -40,6 +72,7 @@ def clientContext(credentials):
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
     context.set_options(SSL.OP_NO_COMPRESSION)
     _requestPeerCertificate(context)
+    context.set_alpn_protos([ALPN_PROTOCOL])
     if credentials is not None:
         context.use_certificate(
             crypto.X509.from_cryptography(credentials.certificate))
@@ -134,7 +167,7 @@ class S2SContexts:
         cached = self._server.get(domain)
         if cached is None or cached[0] is not credentials:
             options = credentials.contextFactory(self._contextForServerName)
-            _requestPeerCertificate(options.getContext())
+            _serverContext(options.getContext())
             cached = (credentials, options)
             self._server[domain] = cached
         return cached[1]

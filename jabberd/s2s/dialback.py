@@ -57,9 +57,15 @@ def parseDialback(element):
 
 
 def _condition(element):
-    for error in element.elements(None, "error"):
-        for child in error.elements(NS_STANZAS):
-            if child.name != "text":
+    """
+    The stanza error condition inside a C{type='error'} answer (its
+    C{<error/>} is in the stream's content namespace).
+    """
+    for error in element.elements():
+        if error.name != "error":
+            continue
+        for child in error.elements():
+            if child.uri == NS_STANZAS and child.name != "text":
                 return child.name
     return None
 

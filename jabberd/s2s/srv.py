@@ -143,12 +143,13 @@ def resolveTargets(resolver, domain, random=_random):
     name = _aLabel(domain)
     results = yield defer.gatherResults(
         [_lookup(resolver, prefix + name, tls) for prefix, tls in SERVICES])
-    refused = [result for result in results if result is _REFUSED]
     records = [record for result in results if result is not _REFUSED
                for record in result]
     if records:
         return orderRecords(records, random)
-    if len(refused) == len(SERVICES):
+    if results[-1] is _REFUSED:
+        # "." for _xmpp-server: no server-to-server service at all.  (For
+        # _xmpps-server alone it only rules out direct TLS.)
         raise NoService(domain)
     return [Target(name, DEFAULT_PORT, False)]
 
