@@ -531,7 +531,7 @@ OPTIONS = (
     _O("s2s_routes", dict, {}, GLOBAL, 'Static routes that override DNS: [s2s_routes] "peer.example" = "host:port".', routeTable),
     _O("s2s_ca_file", str, None, GLOBAL, "PEM file of the CAs trusted to vouch for peers' certificates; default: the system's store.", existingFile),
     _O("s2s_dns_servers", tuple, (), GLOBAL, "DNS servers for SRV lookups, \"address\" or \"address:port\"; default: those of /etc/resolv.conf.", dnsServers),
-    _O("s2s_connect_timeout", float, 30.0, GLOBAL, "Seconds to set up an outgoing server-to-server stream before queued stanzas bounce.", above(0)),
+    _O("s2s_connect_timeout", float, 30.0, GLOBAL, "Seconds to set up a server-to-server stream: outgoing, before queued stanzas bounce; incoming, before an unauthenticated peer is dropped.", above(0)),
     _O("s2s_idle_timeout", float, 600.0, GLOBAL, "Seconds without traffic after which a server-to-server stream is closed.", above(0)),
     _O("s2s_queue_size", int, 1000, GLOBAL, "Stanzas held per remote domain while its stream is being set up; more bounce.", atLeast(1)),
 )

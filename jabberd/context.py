@@ -9,7 +9,7 @@ it off on one host leaves nothing behind.
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from jabberd.bus import IQKey, Priority, STANZA_KEYS
+from jabberd.bus import IQKey, Phase, Priority, STANZA_KEYS
 from jabberd.errors import StanzaError
 
 PREAUTH = "preauth"
@@ -136,6 +136,23 @@ class HostContext:
         through) to the router.
         """
         self._host.route(stanza)
+
+    def resume(self, stanza, phase):
+        """
+        Run C{phase} again for a stanza that a L{Priority.POLICY} hook
+        claimed to hold back while it fetched what it needed to decide
+        (e.g. an offline user's privacy lists): the hooks of that phase
+        see it afresh, the holding one included.
+
+        @param phase: L{Phase.OUTBOUND}, L{Phase.INBOUND} or
+            L{Phase.EGRESS} (which routes the stanza on if it passes).
+        """
+        if phase is Phase.OUTBOUND:
+            self._host.processOutbound(stanza)
+        elif phase is Phase.INBOUND:
+            self._host.receive(stanza)
+        else:
+            self._host.route(stanza)
 
     def send(self, element):
         """

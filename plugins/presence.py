@@ -20,10 +20,10 @@ from jabberd.im import IPresence, IRoster, SESSION_AVAILABLE, SESSION_UNAVAILABL
 from jabberd.plugin import PluginFactory
 from jabberd.roster import Roster
 from jabberd.stanza import makeElement
-from plugins.roster import INTERESTED
 from jabberd.subscription import SUBSCRIPTION_TYPES, inbound, outbound
 from jabberd.xml import serialize
 from jabberd.xmlparser import parseElement
+from plugins.roster import INTERESTED
 
 NS_DELAY = "urn:xmpp:delay"
 STATE = "presence"

@@ -3,6 +3,9 @@ Federation test harness: jabberd processes configured for server-to-server
 traffic, a real Prosody from Debian's package run unprivileged with its
 own config file, a loopback DNS server, and slixmpp clients that record
 messages and presence.
+
+Set C{KEEP_PROSODY=1} to keep each Prosody's directory (config, log) in
+C{/tmp/prosody-*} after the tests, for debugging.
 """
 
 import asyncio
@@ -15,8 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
-import slixmpp
 
 from dnsserver import zoneSource
 from harness import PASSWORD, Client, RunningServer, freePort, tomlValue
@@ -63,8 +64,9 @@ class FederatedServer(RunningServer):
 
     def __init__(self, directory, domain, s2sAddress="127.0.0.1",
                  options=None, hostOptions=None, certificate=None,
-                 trusted=()):
+                 trusted=(), extraDomains=()):
         self.domain = domain
+        self.extraDomains = tuple(extraDomains)
         self.s2sAddress = s2sAddress
         self.s2sPort = freePort(s2sAddress)
         self.options = dict(options or {})
@@ -73,7 +75,8 @@ class FederatedServer(RunningServer):
             self.hostOptions["tls_certificate"] = certificate[0]
             self.hostOptions["tls_key"] = certificate[1]
         self.trusted = list(trusted)
-        RunningServer.__init__(self, directory, hosts=(domain,))
+        RunningServer.__init__(self, directory,
+                               hosts=(domain,) + self.extraDomains)
 
     def writeConfig(self, extra="", hostExtra=None):
         options = {"s2s_listeners": ["tcp:%d:interface=%s" % (
@@ -86,15 +89,19 @@ class FederatedServer(RunningServer):
         hostOptions.update(self.hostOptions)
         host = "\n".join("%s = %s" % (key, _toml(value))
                          for key, value in hostOptions.items())
-        RunningServer.writeConfig(self, "\n".join(lines),
-                                  {self.domain: host})
+        extra = "\n".join("%s = %s" % (key, _toml(value))
+                          for key, value in hostOptions.items()
+                          if not key.startswith("tls_"))
+        tables = {domain: extra for domain in self.extraDomains}
+        tables[self.domain] = host
+        RunningServer.writeConfig(self, "\n".join(lines), tables)
 
     def sslContext(self):
         paths = list(self.trusted)
-        selfSigned = os.path.join(self.dataDir, "certs",
-                                  self.domain + ".crt")
-        if os.path.exists(selfSigned):
-            paths.append(selfSigned)
+        for domain in (self.domain,) + self.extraDomains:
+            selfSigned = os.path.join(self.dataDir, "certs", domain + ".crt")
+            if os.path.exists(selfSigned):
+                paths.append(selfSigned)
         return ssl.create_default_context(
             cafile=combinedCAFile(self.directory, paths))
 
@@ -314,3 +321,106 @@ class PeerClient(Client):
                     return state
             await asyncio.sleep(0.1)
         return state
+
+
+class RawPeer:
+    """
+    A hand-written server-to-server stream to a jabberd, for what a real
+    server would never send (forged addresses, bogus dialback keys).
+    Reads are buffered: L{readUntil} returns up to its needle and keeps
+    the rest.
+    """
+
+    def __init__(self, address, port, timeout=10):
+        self.sock = socket.create_connection((address, port),
+                                             timeout=timeout)
+        self.pending = b""
+
+    def send(self, text):
+        self.sock.sendall(text.encode("utf-8"))
+
+    def readUntil(self, *needles):
+        """
+        Read until one of C{needles} arrived or the peer closed; return
+        the text up to the end of the needle (everything, if closed).
+        """
+        encoded = [n.encode() for n in needles]
+        while True:
+            found = [(self.pending.find(n), n) for n in encoded
+                     if self.pending.find(n) >= 0]
+            if found:
+                index, needle = min(found)
+                end = index + len(needle)
+                data, self.pending = self.pending[:end], self.pending[end:]
+                return data.decode("utf-8", "replace")
+            try:
+                chunk = self.sock.recv(65536)
+            except (ssl.SSLError, OSError):
+                chunk = b""
+            if not chunk:
+                data, self.pending = self.pending, b""
+                return data.decode("utf-8", "replace")
+            self.pending += chunk
+
+    def open(self, to, sender):
+        """
+        Send a stream header; return the text up to the end of the
+        features.
+        """
+        self.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                  "xmlns:stream='http://etherx.jabber.org/streams' "
+                  "xmlns:db='jabber:server:dialback' to='%s' from='%s' "
+                  "version='1.0'>" % (to, sender))
+        return self.readUntil("</stream:features>", "<stream:features/>")
+
+    def startTLS(self, serverName, certificate=None):
+        """
+        STARTTLS, presenting C{certificate} (C{(certPath, keyPath)}) if
+        given; the server's certificate is not checked here.
+        """
+        self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        answer = self.readUntil("/>")
+        assert "<proceed" in answer, answer
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if certificate is not None:
+            context.load_cert_chain(*certificate)
+        self.sock = context.wrap_socket(self.sock, server_hostname=serverName)
+
+    def saslExternal(self, to, sender):
+        """
+        Authenticate as C{sender} with SASL EXTERNAL and restart the
+        stream; return the server's answer to C{<auth/>}.
+        """
+        self.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                  "mechanism='EXTERNAL'>=</auth>")
+        answer = self.readUntil("/>", "</failure>")
+        if "<success" in answer:
+            self.open(to, sender)
+        return answer
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class SilentPeer:
+    """
+    A TCP listener that accepts connections and never says a word: a
+    remote server that does not answer.
+    """
+
+    def __init__(self, address="127.0.0.1"):
+        self.sock = socket.socket()
+        self.sock.bind((address, 0))
+        self.sock.listen(16)
+        self.address, self.port = self.sock.getsockname()
+
+    def route(self):
+        return "%s:%d" % (self.address, self.port)
+
+    def close(self):
+        self.sock.close()

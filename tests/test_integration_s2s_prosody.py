@@ -11,6 +11,8 @@ libunbound resolver forwards.
 """
 
 import asyncio
+import re
+import ssl
 
 import pytest
 
@@ -90,7 +92,6 @@ class Federation:
     def carol(self):
         client = PeerClient("carol@%s/laptop" % PROSODY, self.jabberd,
                             self.prosody.address, self.prosody.c2sPort)
-        import ssl
         client.ssl_context = ssl.create_default_context(cafile=self.clientCAs)
         return client
 
@@ -146,7 +147,12 @@ def _assertAuthenticated(federation):
     assert "%s authenticated to %s (%s)" % (JABBERD, PROSODY, how) in log
     assert "%s authenticated to %s (%s)" % (PROSODY, JABBERD, how) in log
     prosodyLog = federation.prosody.logText()
-    assert "s2s_require_encryption" not in prosodyLog or "TLS" in prosodyLog
+    for direction in ("s2sin", "s2sout"):
+        assert re.search(direction + r"\w+\s+info\s+Stream encrypted \(TLS",
+                         prosodyLog), direction
+    if federation.variant == "verified":
+        assert "Accepting SASL EXTERNAL identity from " + JABBERD in prosodyLog
+        assert "SASL EXTERNAL with %s succeeded" % (JABBERD,) in prosodyLog
 
 
 def test_subscriptionBothWaysAndPresence(federation):

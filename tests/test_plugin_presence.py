@@ -477,8 +477,8 @@ def test_defaultPriority(harness):
 
 def probe(harness, sender, recipient):
     """
-    Send a probe as a server would, and return what the prober's bare
-    JID then receives, from a client of it.
+    Send a probe from C{sender} to C{recipient} as a server would: from
+    the sender's host, without a client.
     """
     host = harness.hostFor(sender.split("@")[1].split("/")[0])
     element = presence(to=recipient, type="probe")

@@ -12,7 +12,7 @@ from twisted.trial.unittest import TestCase
 from jabberd.config import ConfigError, parseConfig
 from jabberd.context import POSTAUTH
 from jabberd.im import IRoster
-from jabberd.roster import NS_ROSTER, RosterItem
+from jabberd.roster import NS_ROSTER, Roster, RosterItem
 from jabberd.server import Server
 from jabberd.storage import defaultRegistry
 from jabberd.storage.database import Database
@@ -165,9 +165,9 @@ def test_getOtherRosterForbidden(harness, owner):
     assert errorCondition(rosterGet(alice, to=owner)) == "forbidden"
     reply = rosterSet(alice, "mallory@example.net", to=owner)
     assert errorCondition(reply) == "forbidden"
-    other = harness.plugin("roster", owner.split("@")[1])
-    assert other.cached(owner.split("@")[0]) is None or \
-        other.cached(owner.split("@")[0]).items == {}
+    user, domain = owner.split("@")
+    roster = harness.plugin("roster", domain).cached(user)
+    assert roster is None or roster.items == {}
 
 
 # -- set (sections 2.1.5, 2.3, 2.4) -------------------------------------------
@@ -606,7 +606,6 @@ def test_cacheSharesLoads():
     """
     Two loads of one user share one read of the store.
     """
-    from jabberd.roster import Roster
     store = SlowStore()
     cache = RosterCache(store, 10)
     first, second = cache.load("alice"), cache.load("alice")
@@ -626,7 +625,6 @@ def test_cacheOrdersWritesAndLoads():
     A user's writes start one at a time, in order, and a load of an
     evicted roster waits for the writes made before it.
     """
-    from jabberd.roster import Roster
     store = SlowStore()
     cache = RosterCache(store, 1)
     cache.write("alice", store.saveItem, RosterItem("a@x"))
@@ -650,7 +648,6 @@ def test_cacheEvictsLeastRecent():
     Unpinned rosters live in a bounded least-recently-used cache; pinned
     ones stay.
     """
-    from jabberd.roster import Roster
     store = SlowStore()
     cache = RosterCache(store, 2)
     for user in ("a", "b", "c"):
@@ -671,7 +668,7 @@ def test_cacheEvictsLeastRecent():
     assert cache.cached("a") is not None
 
 
-def test_failedWriteIsLogged(harness):
+def test_failedWriteIsLogged():
     """
     A failed store write is logged; later writes of the user still run.
     """

@@ -147,14 +147,17 @@ class S2SContexts:
         The connection creator for a stream from C{localDomain} to
         C{remoteDomain}.
         """
-        credentials = self._credentials(localDomain)
+        credentials = self.credentials(localDomain)
         cached = self._client.get(localDomain)
         if cached is None or cached[0] is not credentials:
             cached = (credentials, clientContext(credentials))
             self._client[localDomain] = cached
         return _ClientCreator(cached[1], _aLabel(remoteDomain).encode("ascii"))
 
-    def _credentials(self, domain):
+    def credentials(self, domain):
+        """
+        The L{DomainCredentials} of our C{domain}, or C{None}.
+        """
         try:
             return self.tls.credentials(domain)
         except KeyError:

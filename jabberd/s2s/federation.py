@@ -65,11 +65,13 @@ class Federation:
     def trust(self):
         """
         The trust anchors for peers' certificates (C{s2s_ca_file}, else
-        the system's store), loaded on first use.
+        the system's store), loaded on first use and again when a reload
+        names another file.
         """
-        if self._trust is None:
-            self._trust = trustStore(self.server.config.s2sCaFile)
-        return self._trust
+        caFile = self.server.config.s2sCaFile
+        if self._trust is None or self._trust[0] != caFile:
+            self._trust = (caFile, trustStore(caFile))
+        return self._trust[1]
 
     @property
     def resolver(self):
@@ -79,9 +81,13 @@ class Federation:
         """
         if self._resolver is None:
             from twisted.names import client
-            servers = list(self.server.config.s2sDnsServers) or None
-            self._resolver = client.createResolver(servers=servers,
-                                                   reactor=self.reactor)
+            servers = list(self.server.config.s2sDnsServers)
+            if servers:
+                self._resolver = client.Resolver(servers=servers,
+                                                 reactor=self.reactor)
+            else:
+                self._resolver = client.Resolver(resolv="/etc/resolv.conf",
+                                                 reactor=self.reactor)
         return self._resolver
 
     def handles(self, stanza):

@@ -299,11 +299,17 @@ class IncomingStream(ServerStream):
         if request.type is not None or not request.id:
             raise StreamError("unsupported-stanza-type")
         local, receiving = request.recipient or "", request.sender or ""
-        valid = self.federation.policy.enabled(local) and keyMatches(
-            self.federation.secret, receiving, local, request.id,
-            request.key)
+        valid = self._isOurKey(local, receiving, request.id, request.key)
         self.send(dialbackXML("verify", local, receiving,
                               "valid" if valid else "invalid", request.id))
+
+    def _isOurKey(self, local, receiving, streamID, key):
+        try:
+            prepared = prepDomain(local)
+        except InvalidJID:
+            return False
+        return self.federation.policy.enabled(prepared) and keyMatches(
+            self.federation.secret, receiving, local, streamID, key)
 
     # -- stanzas -----------------------------------------------------------
 

@@ -66,6 +66,9 @@ class OutgoingStream(ServerStream):
 
     def connectionMade(self):
         ServerStream.connectionMade(self)
+        log.info("s2s: connected to {remote} at {address} ({how})",
+                 remote=self.remoteDomain, address=self.address,
+                 how="direct TLS" if self.directTLS else "STARTTLS")
         self.federation.outgoingOpened(self)
         self._sendHeader()
 
@@ -171,7 +174,7 @@ class OutgoingStream(ServerStream):
                    for m in mechanisms.elements(NS_SASL, "mechanism")]
         if "EXTERNAL" not in offered:
             return False
-        credentials = self.federation.contexts._credentials(local)
+        credentials = self.federation.contexts.credentials(local)
         return credentials is not None and certificateCovers(
             credentials.certificate, local)
 
@@ -241,6 +244,9 @@ class OutgoingStream(ServerStream):
         Authenticate C{route}'s local domain on this stream too.
         """
         self.routes[route.local] = route
+        log.info("s2s: authenticating {local} on the stream of {first} to "
+                 "{remote} (multiplexing)", local=route.local,
+                 first=self.localDomain, remote=self.remoteDomain)
         self._authenticate(route.local)
 
     # -- dialback verification for other streams (XEP-0220 section 2.1.3) --

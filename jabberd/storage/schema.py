@@ -13,6 +13,7 @@ result of applying all of them.
 """
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -176,4 +177,39 @@ privateStorage = Table(
     Column("name", String(XML_NAME_LENGTH), primary_key=True),
     Column("data", Text, nullable=False),
     _userForeignKey(),
+)
+
+#: Privacy lists (XEP-0016) by name; C{is_default} marks the account's
+#: default list (at most one per account).  The XEP-0191 blocklist is a
+#: view of the default list, so it has no table of its own.
+privacyLists = Table(
+    "privacy_lists",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("name", String(JID_PART_LENGTH), primary_key=True),
+    Column("is_default", Boolean, nullable=False),
+    _userForeignKey(),
+)
+
+#: The items of each privacy list (XEP-0016 section 2.1).  C{item_order}
+#: is an xs:unsignedInt, hence 64-bit; C{stanzas} holds the names of the
+#: item's child elements separated by spaces, empty for every stanza.
+privacyItems = Table(
+    "privacy_items",
+    metadata,
+    domainColumn(),
+    Column("username", String(JID_PART_LENGTH), primary_key=True),
+    Column("list", String(JID_PART_LENGTH), primary_key=True),
+    Column("item_order", BigInteger, primary_key=True, autoincrement=False),
+    Column("action", String(5), nullable=False),
+    Column("type", String(12), nullable=True),
+    Column("value", Text, nullable=True),
+    Column("stanzas", String(64), nullable=False),
+    ForeignKeyConstraint(
+        ["domain", "username", "list"],
+        ["privacy_lists.domain", "privacy_lists.username",
+         "privacy_lists.name"],
+        ondelete="CASCADE",
+    ),
 )
