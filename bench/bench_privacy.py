@@ -84,21 +84,29 @@ def senderFor(items, label):
     if pick is None:
         return parseJID("stranger@elsewhere.example/x")
     item = pick(items)
-    if item.type == "jid":
-        return parseJID(item.value if "@" in item.value
-                        else "someone@" + item.value.split("/")[0])
-    return parseJID("friend0@example.org/x")
+    if item.type != "jid":
+        return parseJID("friend0@example.org/x")
+    if "@" in item.value or "/" in item.value:
+        return parseJID(item.value)
+    return parseJID("someone@" + item.value)
 
 
 def report(label, value, unit="checks/s"):
     print(f"{label:<44} {value:>12,.0f} {unit}")
 
 
-def rate(check, count=COUNT):
-    start = time.perf_counter()
-    for _ in range(count):
-        check()
-    return count / (time.perf_counter() - start)
+def rate(check, count=COUNT, rounds=5):
+    """
+    Calls of C{check} per second: the best of C{rounds} rounds, so that
+    other load on the machine counts as little as it can.
+    """
+    best = 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(count // rounds):
+            check()
+        best = max(best, (count // rounds) / (time.perf_counter() - start))
+    return best
 
 
 def benchRules(items):
@@ -106,6 +114,9 @@ def benchRules(items):
     roster = contactRoster(Roster("alice"))
     for label in SENDERS:
         jid = senderFor(items, label)
+        decided = rules.decide(MESSAGE, jid, roster)
+        pick = SENDERS[label]
+        assert decided is (items[-1] if pick is None else pick(items)), label
         report("rules.decide, " + label,
                rate(lambda: rules.decide(MESSAGE, jid, roster)))
 

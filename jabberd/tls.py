@@ -391,6 +391,23 @@ def _serverEndPointHash(certificate):
     return digest.finalize()
 
 
+#: ALPN protocol names of XMPP (XEP-0368 section 3).
+ALPN_PROTOCOLS = (b"xmpp-client", b"xmpp-server")
+
+
+def _selectALPN(connection, offered):
+    """
+    Agree on an XMPP protocol if the client offers one, else go on without
+    ALPN.  Answered here because Twisted's own ALPN selection fails the
+    handshake of a stream switched to TLS with C{startTLS} (it finds no
+    protocol factory to ask).
+    """
+    for protocol in offered:
+        if protocol in ALPN_PROTOCOLS:
+            return protocol
+    return SSL.NO_OVERLAPPING_PROTOCOLS
+
+
 class DomainCredentials:
     """
     One domain's certificate chain and private key, as loaded from files.
@@ -435,7 +452,9 @@ class DomainCredentials:
             raiseMinimumTo=MINIMUM_TLS_VERSION,
             contextForServerName=contextForServerName,
         )
-        options.getContext().set_app_data(self)
+        context = options.getContext()
+        context.set_app_data(self)
+        context.set_alpn_select_callback(_selectALPN)
         return options
 
     def endPointHash(self):

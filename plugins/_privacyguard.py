@@ -205,6 +205,8 @@ class PrivacyGuard:
         privacy = self._ready(stanza.sender.user)
         if privacy is None:
             return self._hold(stanza.sender.user, stanza, Phase.OUTBOUND)
+        if not privacy.lists:
+            return None
         name = listNameFor(privacy, session)
         item = privacy.rules(name).decide(outboundCategory(stanza), recipient,
                                           self.roster.cached(privacy.user))
@@ -232,6 +234,8 @@ class PrivacyGuard:
         privacy = self._ready(sender.user)
         if privacy is None:
             return self._hold(sender.user, stanza, Phase.EGRESS)
+        if not privacy.lists:
+            return None
         session = None
         if sender.resource is not None:
             session = self.context.sessions.get(sender)

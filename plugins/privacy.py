@@ -312,17 +312,23 @@ class PrivacyService:
         XEP-0191 section 3.3: block at least one JID (C{bad-request}
         without any, C{jid-malformed} for an invalid one).
         """
+        self._owner(stanza)
         jids = parseBlockItems(stanza.payload())
         if not jids:
             raise StanzaError("bad-request", text="nothing to block")
         return self._change(stanza, self._block, jids)
 
     def _block(self, privacy, session, jids):
+        """
+        Add entries for the JIDs not yet blocked to the default list,
+        made (and made the default) if there is none.
+        """
         name = privacy.default
         if name is None:
             name = _freeName(privacy.lists)
         current = privacy.lists.get(name, ())
-        new = [jid for jid in jids if jid not in privacy.blocked()]
+        blocked = privacy.blocked()
+        new = [jid for jid in jids if jid not in blocked]
         if not new and name == privacy.default:
             return None
         items = withBlocked(current, new)
@@ -336,10 +342,15 @@ class PrivacyService:
         XEP-0191 sections 3.4 and 3.5: unblock the JIDs given, or every
         JID with an empty C{<unblock/>}.
         """
+        self._owner(stanza)
         jids = parseBlockItems(stanza.payload())
         return self._change(stanza, self._unblock, jids)
 
     def _unblock(self, privacy, session, jids):
+        """
+        Remove the entries for C{jids} (all if empty) from the default
+        list; the push names those that were blocked.
+        """
         name = privacy.default
         blocked = privacy.blocked()
         gone = [jid for jid in jids if jid in blocked] if jids else blocked

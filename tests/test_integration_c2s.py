@@ -233,3 +233,21 @@ def test_stanzaBeforeAuthentication(server):
     text = _streamError(server, "<message to='bob@localhost'><body>x</body>"
                         "</message>")
     assert "<not-authorized" in text
+
+
+def test_startTLSWithALPN(server):
+    """
+    A client that offers ALPN during STARTTLS (as XEP-0368-aware clients
+    do) completes the handshake, agreeing on xmpp-client.
+    """
+    import ssl
+    raw = RawStream(server)
+    raw.open("localhost")
+    raw.readUntil("</stream:features>")
+    raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    assert "<proceed" in raw.readUntil("/>")
+    context = server.sslContext()
+    context.set_alpn_protocols(["xmpp-client"])
+    tls = context.wrap_socket(raw.sock, server_hostname="localhost")
+    assert tls.selected_alpn_protocol() == "xmpp-client"
+    tls.close()

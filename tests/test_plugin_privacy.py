@@ -524,6 +524,48 @@ def test_privacyDenialWithoutBlocked(harness):
     assert tybalt.take() == []
 
 
+def test_activeListDenialIsNotTheBlocklist(harness):
+    """
+    A jid deny item on an active list that is not the default list is
+    not a blocklist entry: plain not-acceptable.
+    """
+    romeo = online(harness, "romeo@example.org/orchard")
+    assertResult(setList(romeo, "l", DENY_TYBALT))
+    assertResult(privacyIQ(romeo, "set", "<active name='l'/>"))
+    romeo.take()
+    romeo.send(message(to="tybalt@example.net", body="x"))
+    [refused] = romeo.take()
+    assert [c.name for c in refused.error.elements()] == ["not-acceptable"]
+    assertResult(privacyIQ(romeo, "set", "<default name='l'/>"))
+    romeo.send(message(to="tybalt@example.net", body="x"))
+    [refused] = romeo.take()
+    assert [c.name for c in refused.error.elements()] == [
+        "not-acceptable", "blocked"]
+
+
+def test_serverPresenceForUncachedUser(harness):
+    """
+    Presence the server sends for a user whose lists are not in memory
+    waits while they are read, then obeys them.
+    """
+    juliet = online(harness, "juliet@example.org/balcony")
+    assertResult(blocking(juliet, "set", "block", ["tybalt@example.net"]))
+    juliet.disconnect()
+    tybalt = online(harness, "tybalt@example.net/pda")
+    paris = online(harness, "paris@example.net/p")
+    cache = harness.plugin("privacy").cache
+    cache.unpin("juliet")
+    cache._recent.clear()
+    for contact in (tybalt, paris):
+        harness.host.sendElement(presence(to=contact.jid.full(),
+                                          type="unavailable",
+                                          from_="juliet@example.org"))
+    assert tybalt.take() == []
+    assert [e["from"] for e in paris.take()] == ["juliet@example.org"]
+    assert cache.cached("juliet") is not None
+    assert harness.plugin("privacy").guard.idle()
+
+
 # -- presence when lists change --------------------------------------------------------
 
 
@@ -775,8 +817,9 @@ def test_features(harness):
 class SQLTests(TestCase):
     """
     The plugin on SQLite: lists survive a restart, the lists of offline
-    users are read once and then decided from memory, and a privacy
-    check never queries the database.
+    users are read once (stanzas for them wait, in order, meanwhile) and
+    then decided from memory, and a privacy check never queries the
+    database.
     """
 
     def setUp(self):
@@ -853,7 +896,11 @@ class SQLTests(TestCase):
         tybalt.take()
         paris.take()
         del self.statements[:]
+        paris.send(message(to="romeo@example.org", body="p1", type="chat"))
         tybalt.send(message(to="romeo@example.org", body="1", id="m1"))
+        for body in ("p2", "p3"):
+            paris.send(message(to="romeo@example.org", body=body,
+                               type="chat"))
         yield self.wait(0.2)
         self.assertEqual(len([s for s in self.statements
                               if "privacy" in s]), 2)
@@ -869,6 +916,9 @@ class SQLTests(TestCase):
         self.assertEqual([s for s in self.statements if "privacy" in s], [])
         self.assertEqual(len(tybalt.take()), 20)
         romeo = yield self.connect(server, "romeo@example.org/pc")
+        yield self.wait(0.2)
+        self.assertEqual([str(e.body) for e in romeo.take()
+                          if e.name == "message"], ["p1", "p2", "p3"])
         [reply] = yield self.settle(romeo, iq(
             "get", "<query xmlns='jabber:iq:privacy'/>"))
         self.assertEqual(toXML(reply.firstChildElement()), (
