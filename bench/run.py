@@ -73,7 +73,7 @@ def machine():
 
 
 def runOnce(server, workload, binary, settings):
-    server.start()
+    server.start(realtime=workload.realtimeIn(settings))
     try:
         return workload.run(binary, server, settings)
     finally:
@@ -165,6 +165,27 @@ def cpuTable(results, workloads, serverNames):
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
+def efficiencyTable(results, workloads, settings, serverNames):
+    """
+    @return: a Markdown table of each throughput figure divided by the
+        server's CPU use in that run: the rate one fully busy core would
+        give.  On a machine shared with other work, where a server may not
+        get all of its core, this is the steadier comparison.
+    """
+    head = ["workload, per server CPU-second"] + serverNames
+    rows = [head, ["---"] * len(head)]
+    for w in workloads:
+        if not w.higherIsBetter:
+            continue
+        row = [w.title(settings)]
+        for n in serverNames:
+            m = median(results.get(n, {}).get(w.name, []))
+            ok = m is not None and m.serverCPU
+            row.append("{:,.0f}".format(m.value / m.serverCPU) if ok else "n/a")
+        rows.append(row)
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 def parseArguments(argv):
     d = Settings()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -190,6 +211,8 @@ def parseArguments(argv):
     p.add_argument("--settle", type=float, default=d.settle,
                    help="seconds to let login traffic calm down before measuring")
     p.add_argument("--login-concurrency", type=int, default=d.loginConcurrency)
+    p.add_argument("--no-realtime", action="store_true",
+                   help="run the latency workload at normal priority, not SCHED_FIFO")
     p.add_argument("--server-cpu", default="0", help="taskset CPU list of the servers")
     p.add_argument("--load-cpu", default=d.loadCPU, help="taskset CPU list of xmppload")
     p.add_argument("--workdir", help="keep server directories here (default: a temporary one)")
@@ -203,7 +226,8 @@ def settingsFrom(args):
                     sessions=args.sessions, warmSessions=args.warm_sessions,
                     duration=args.duration, warmup=args.warmup,
                     loginConcurrency=args.login_concurrency, fanout=fanout,
-                    settle=args.settle, loadCPU=args.load_cpu)
+                    settle=args.settle, loadCPU=args.load_cpu,
+                    realtime=not args.no_realtime)
 
 
 def makeServers(args, settings, workdir, stubBinary):
@@ -247,6 +271,8 @@ def main(argv=None):
     print(table(results, workloads, settings, names))
     print()
     print(cpuTable(results, workloads, names))
+    print()
+    print(efficiencyTable(results, workloads, settings, names))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "settings": settings.__dict__,

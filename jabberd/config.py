@@ -496,6 +496,12 @@ SASL_MECHANISMS = (
 
 _O = Option
 
+#: What a domain runs unless its config says otherwise: a complete IM
+#: service (RFC 6121) with the discovery and account services clients
+#: probe for.  In-band registration and contact addresses are opt-in.
+DEFAULT_PLUGINS = ("ping", "roster", "presence", "message", "disco",
+                   "version", "last", "vcard", "private", "keepalive")
+
 #: The configuration schema, in the order of the sample file.
 # fmt: off
 OPTIONS = (
@@ -518,7 +524,7 @@ OPTIONS = (
     _O("tls_key", str, None, HOST, "PEM private key file for tls_certificate.", existingFile),
     _O("c2s_require_encryption", bool, True, HOST, "Refuse to authenticate clients before TLS (RFC 6120 section 5.3.1).", None),
     _O("sasl_mechanisms", tuple, SASL_MECHANISMS, HOST, "SASL mechanisms offered to clients, in order of preference.", subsetOf(*SASL_MECHANISMS)),
-    _O("plugins", tuple, ("ping",), HOST, "Plugins enabled for the domain; a host's list replaces the global one.", uniqueNames),
+    _O("plugins", tuple, DEFAULT_PLUGINS, HOST, "Plugins enabled for the domain; a host's list replaces the global one.", uniqueNames),
     _O("component_listeners", tuple, (), GLOBAL, "Twisted endpoint strings to accept external components (XEP-0114) on; none by default.", serverEndpoints),
     _O("components", dict, {}, GLOBAL, 'External components (XEP-0114): [components."<domain>"] tables, each with its secret.', componentTables),
     _O("s2s_enabled", bool, False, HOST, "Exchange stanzas with other XMPP servers (federation, RFC 6120 server-to-server streams).", None),

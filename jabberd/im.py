@@ -11,8 +11,10 @@ from zope.interface import Attribute, Interface
 from jabberd.bus import Signal
 
 #: A session sent its initial presence (RFC 6121 section 4.2) and is now
-#: available; notified with the session after the broadcast and probes.
-#: Offline messages are delivered from here (XEP-0160).
+#: available, or raised its priority from negative to non-negative (and so
+#: became eligible for bare-JID messages); notified with the session after
+#: the broadcast and probes.  Offline messages are delivered from here
+#: (XEP-0160).
 SESSION_AVAILABLE = Signal("session-available")
 
 #: A session became unavailable (explicitly or by closing); notified with

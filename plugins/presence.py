@@ -169,6 +169,7 @@ class PresenceService:
     def _available(self, session, element, priority):
         state = stateOf(session)
         initial = not state.available
+        raised = not initial and state.priority < 0 <= priority
         state.available, state.element, state.priority = True, element, priority
         user = session.jid.user
         if initial:
@@ -177,6 +178,10 @@ class PresenceService:
         self._broadcast(session, element, directed=False)
         if initial:
             self._initial(session)
+        elif raised:
+            # Now eligible for bare-JID messages (RFC 6121 section 8.5.2):
+            # what waited offline can be delivered.
+            self.context.notify(SESSION_AVAILABLE, session)
 
     def _initial(self, session):
         """

@@ -152,6 +152,26 @@ class Client(slixmpp.ClientXMPP):
         await asyncio.wait_for(self.started, timeout)
         return self
 
+    async def goOnline(self, timeout=5, **presence):
+        """
+        Send initial presence (RFC 6121 section 4.2) and wait for the
+        server to echo it back, as it does to the sending resource: from
+        then on the session is available and gets bare-JID messages.
+        """
+        echoed = asyncio.get_event_loop().create_future()
+
+        def seen(stanza):
+            if stanza["from"] == self.boundjid and not echoed.done():
+                echoed.set_result(stanza)
+
+        self.add_event_handler("presence_available", seen)
+        self.send_presence(**presence)
+        try:
+            await asyncio.wait_for(echoed, timeout)
+        finally:
+            self.del_event_handler("presence_available", seen)
+        return self
+
     async def nextMessage(self, timeout=5):
         return await asyncio.wait_for(self.messages.get(), timeout)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jabberd.config import (
+    DEFAULT_PLUGINS,
     GLOBAL,
     HOST,
     OPTIONS,
@@ -99,7 +100,7 @@ def test_zeroConfigDefaults(tmp_path):
 def test_zeroConfigHostDefaults():
     """
     The default localhost host has no certificate, requires encryption,
-    offers every SASL mechanism and enables only ping.
+    offers every SASL mechanism and enables the default IM plugins.
     """
     host = loadConfig().hosts["localhost"]
     assert host == HostConfig(domain="localhost")
@@ -112,7 +113,8 @@ def test_zeroConfigHostDefaults():
         "SCRAM-SHA-1",
         "PLAIN",
     )
-    assert host.plugins == ("ping",)
+    assert host.plugins == DEFAULT_PLUGINS
+    assert {"roster", "presence", "message"} <= set(host.plugins)
     assert dict(host.pluginOptions) == {}
 
 

@@ -62,8 +62,8 @@ def test_messageWithinOneDomain(server):
     with the sender's full JID.
     """
     async def scenario():
-        alice = await _login(server, "alice@localhost/a1")
-        bob = await _login(server, "bob@localhost/b1")
+        alice = await (await _login(server, "alice@localhost/a1")).goOnline()
+        bob = await (await _login(server, "bob@localhost/b1")).goOnline()
         alice.send_message(mto="bob@localhost", mbody="hi bob", mtype="chat")
         message = await bob.nextMessage()
         assert message["body"] == "hi bob"
@@ -82,8 +82,8 @@ def test_messageBetweenHostedDomains(server):
     Two domains of one server exchange messages both ways.
     """
     async def scenario():
-        alice = await _login(server, "alice@localhost/x")
-        carol = await _login(server, "carol@example.net/y")
+        alice = await (await _login(server, "alice@localhost/x")).goOnline()
+        carol = await (await _login(server, "carol@example.net/y")).goOnline()
         alice.send_message(mto="carol@example.net", mbody="across")
         message = await carol.nextMessage()
         assert (message["body"], str(message["from"])) == (

@@ -158,7 +158,9 @@ def test_sighupReload(reloadable):
     domain that stayed keep working.
     """
     async def scenario():
-        alice = await Client("alice@localhost/r", PASSWORD, reloadable).login()
+        alice = await Client("alice@localhost/r", PASSWORD,
+                             reloadable).login()
+        await alice.goOnline()
         carol = await Client("carol@example.net/r", PASSWORD,
                              reloadable).login()
         gone = asyncio.Queue()

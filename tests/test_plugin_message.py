@@ -580,6 +580,22 @@ def test_realPresenceOfflineDelivery(realHarness):
     assert received[-1] is messages[0]
 
 
+def test_realPresencePriorityRaisedDeliversOffline(realHarness):
+    """
+    A session that came online with negative priority gets no bare-JID
+    messages, so they are stored; raising its priority to 0 or more makes
+    it eligible and the stored messages are delivered then.
+    """
+    bob = online(realHarness, "bob@example.org/laptop")
+    alice = online(realHarness, "alice@example.org/pc", -1)
+    alice.take()
+    bob.send(chat("alice@example.org", body="waiting"))
+    assert [e for e in alice.take() if e.name == "message"] == []
+    alice.send(presence(children=["<priority>1</priority>"]))
+    messages = [e for e in alice.take() if e.name == "message"]
+    assert [str(m.body) for m in messages] == ["waiting"]
+
+
 # -- asynchronous storage: SQLite and the real reactor ------------------------
 
 
