@@ -341,8 +341,7 @@ class Ejabberd(Server):
     def available(self):
         if not shutil.which("erl") or not self.libraryDirectory():
             return "ejabberd is not installed"
-        if not glob.glob("/usr/lib/*/erlang/lib/sqlite3-*") + glob.glob(
-                "/usr/lib/erlang/lib/p1_sqlite3*") + glob.glob("/usr/lib/*/sqlite3-*"):
+        if not glob.glob("/usr/lib/erlang/lib/p1_sqlite3-*"):
             return "erlang-p1-sqlite3 is not installed"
         return None
 

@@ -408,9 +408,13 @@ static int loginStep(Client *c, const char *el, size_t len)
         return 0;
     case S_FEATURES2:
         if (!isNamed(el, len, "features")) return 0;
-        sendf(c, "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-              "<resource>%s%d</resource></bind></iq>", mode("logins") ? "l" : "r",
-              mode("logins") ? (int)(nextRandom() % 1000000) : 0);
+        /* Messages go to <user>/r; each login gets a resource of its own. */
+        if (mode("logins"))
+            sendf(c, "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  "<resource>l%d</resource></bind></iq>", (int)(nextRandom() % 1000000));
+        else
+            sendf(c, "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  "<resource>r</resource></bind></iq>");
         c->state = S_BIND;
         return 0;
     case S_BIND:

@@ -16,7 +16,7 @@ import pyexpat
 from twisted.words.xish import domish
 
 from jabberd.errors import NS_STREAM, StreamError
-from jabberd.xml import NS_XML
+
 
 _SEPARATOR = " "
 

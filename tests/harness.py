@@ -7,6 +7,7 @@ real TCP and TLS.
 
 import asyncio
 import os
+import weakref
 import socket
 import ssl
 import subprocess
@@ -16,6 +17,37 @@ import time
 import slixmpp
 
 PASSWORD = "correct horse battery"
+
+_clients = weakref.WeakSet()
+
+
+def runScenario(coroutine, timeout=60):
+    """
+    Run an asyncio test scenario, then end every client stream it left
+    open and wait for them to close, so that the server has seen each of
+    those sessions end before the next test starts.
+    """
+    async def main():
+        try:
+            return await asyncio.wait_for(coroutine, timeout)
+        finally:
+            await closeClients()
+    return asyncio.run(main())
+
+
+async def closeClients(timeout=3):
+    """
+    Disconnect the clients of the running loop that are still connected.
+    """
+    loop = asyncio.get_running_loop()
+    clients = [c for c in list(_clients)
+               if c.loop is loop and c.transport is not None]
+    if clients:
+        await asyncio.wait([c.disconnect(wait=1.0) for c in clients],
+                           timeout=timeout)
+    for client in clients:
+        if client.transport is not None:
+            client.transport.abort()
 
 
 def freePort(host="127.0.0.1"):
@@ -126,6 +158,7 @@ class Client(slixmpp.ClientXMPP):
 
     def __init__(self, jid, password, server):
         slixmpp.ClientXMPP.__init__(self, jid, password)
+        _clients.add(self)
         self.jabberd = server
         self.ssl_context = server.sslContext()
         # slixmpp tries direct TLS (XEP-0368) first on an explicit port;

@@ -814,7 +814,7 @@ def test_sessionRegistryNewerWins():
 def test_reloadAddsAndRemovesHosts(server, tmp_path, org, net, bob):
     dave = bind(net, "dave@example.net/desk")
     server.reload(configFor(tmp_path, {ORG: {"plugins": ["ping"]},
-                                       "example.com": {}}))
+                                       "example.com": {"plugins": ["ping"]}}))
     assert sorted(server.hosts) == ["example.com", ORG]
     assert server.hosts[ORG] is org
     assert dave.closed == [("host-gone", None)]

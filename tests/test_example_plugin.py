@@ -12,7 +12,6 @@ so nothing is downloaded: pip installs the example with
 C{--no-deps --no-build-isolation --no-index}.
 """
 
-import asyncio
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness import PASSWORD, Client, RunningServer
+from harness import runScenario, PASSWORD, Client, RunningServer
 from jabberd.loader import discoverPlugins
 
 pytestmark = pytest.mark.integration
@@ -183,7 +182,7 @@ def server(installed, tmp_path_factory):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    return runScenario(coroutine, 60)
 
 
 async def echoCount(client, domain):

@@ -9,7 +9,6 @@ needs what client libraries hide: the TLS exporter (RFC 9266) and the
 server's certificate (RFC 5929 section 4.1).
 """
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
 from harness import (
+    runScenario,
     NS_SASL, PASSWORD, Client, TLSRawStream, TunedServer, saslData, tlsLogin)
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ def fresh(server):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    return runScenario(coroutine, 60)
 
 
 def mechanisms(features):

@@ -4,14 +4,10 @@ TCP and TLS on loopback, real slixmpp clients.
 """
 
 import asyncio
-import os
-import signal
-import time
 
 import pytest
-import slixmpp
 
-from harness import PASSWORD, Client, RawStream, RunningServer
+from harness import runScenario, PASSWORD, Client, RawStream, RunningServer
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +24,7 @@ def server(tmp_path_factory):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    return runScenario(coroutine, 60)
 
 
 async def _login(server, jid, password=PASSWORD, mechanism=None):
@@ -240,7 +236,6 @@ def test_startTLSWithALPN(server):
     A client that offers ALPN during STARTTLS (as XEP-0368-aware clients
     do) completes the handshake, agreeing on xmpp-client.
     """
-    import ssl
     raw = RawStream(server)
     raw.open("localhost")
     raw.readUntil("</stream:features>")

@@ -10,7 +10,7 @@ import socket
 import pytest
 import slixmpp
 
-from harness import PASSWORD, Client, RunningServer, freePort
+from harness import runScenario, PASSWORD, Client, RunningServer, freePort
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    return runScenario(coroutine, 60)
 
 
 class EchoComponent(slixmpp.ComponentXMPP):

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from harness import PASSWORD, Client, RunningServer
+from harness import runScenario, PASSWORD, Client, RunningServer
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def server(tmp_path_factory):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 90))
+    return runScenario(coroutine, 90)
 
 
 async def login(server, jid, priority=None):

@@ -5,7 +5,6 @@ throughout; and a third-party drop-in plugin that fails to attach is
 reported and left off without taking its domain down.
 """
 
-import asyncio
 import os
 import signal
 import textwrap
@@ -15,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from slixmpp.exceptions import IqError
 
-from harness import PASSWORD, Client, RunningServer, TLSRawStream
+from harness import runScenario, PASSWORD, Client, RunningServer, TLSRawStream
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +55,7 @@ probe = ProbeFactory()
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 90))
+    return runScenario(coroutine, 90)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from harness import PASSWORD, Client, TLSRawStream, TunedServer, tlsLogin
+from harness import runScenario, PASSWORD, Client, TLSRawStream, TunedServer, tlsLogin
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    return runScenario(coroutine, 60)
 
 
 def preauthStream(server, to):

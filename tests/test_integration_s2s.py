@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from harness import runScenario
+
 from s2sharness import (
     DNSServer, FederatedServer, PeerClient, RawPeer, SilentPeer, freePort)
 from testca import CertificateAuthority
@@ -23,7 +25,7 @@ E, F = "e.example", "f.example"
 
 
 def run(coroutine, timeout=60):
-    return asyncio.run(asyncio.wait_for(coroutine, timeout))
+    return runScenario(coroutine, timeout)
 
 
 @pytest.fixture(scope="module")

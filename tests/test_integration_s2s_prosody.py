@@ -10,11 +10,12 @@ through SRV and A records served by a loopback DNS server, to which its
 libunbound resolver forwards.
 """
 
-import asyncio
 import re
 import ssl
 
 import pytest
+
+from harness import runScenario
 
 from s2sharness import (
     DNSServer, FederatedServer, PeerClient, ProsodyServer, combinedCAFile,
@@ -31,7 +32,7 @@ JABBERD, PROSODY = "jabberd.example", "prosody.example"
 
 
 def run(coroutine, timeout=90):
-    return asyncio.run(asyncio.wait_for(coroutine, timeout))
+    return runScenario(coroutine, timeout)
 
 
 class Federation:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import Client, RawStream, RunningServer, PASSWORD
+from harness import runScenario, Client, RawStream, RunningServer, PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 60))
+    return runScenario(coroutine, 60)
 
 
 def _waitFor(predicate, timeout=15):

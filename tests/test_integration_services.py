@@ -20,7 +20,7 @@ import pytest
 from slixmpp.exceptions import IqError
 
 import jabberd
-from harness import PASSWORD, Client, RunningServer, TLSRawStream, tlsLogin
+from harness import runScenario, PASSWORD, Client, RunningServer, TLSRawStream, tlsLogin
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def server(tmp_path_factory):
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 90))
+    return runScenario(coroutine, 90)
 
 
 async def login(server, jid, *plugins):
