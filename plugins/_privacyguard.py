@@ -96,7 +96,7 @@ class PrivacyGuard:
     """
     The policy hooks of one host.
 
-    @ivar cache: the L{PrivacyCache}.
+    @ivar cache: the L{jabberd.usercache.UserStateCache}.
     @ivar roster: the L{jabberd.im.IRoster} service.
     """
 

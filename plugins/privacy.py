@@ -20,7 +20,7 @@ either protocol sees the same truth.
     (XEP-0016 section 2.11, XEP-0191 sections 3.3 and 3.4).
 
 Enforcement is in L{plugins._privacyguard}, the in-memory lists in
-L{plugins._privacycache}, the model and the matching in
+L{jabberd.usercache}, the model and the matching in
 L{jabberd.privacy}.
 """
 
@@ -39,7 +39,7 @@ from jabberd.privacy import (NS_BLOCKING, NS_PRIVACY, PRESENCE_OUT,
 from jabberd.stanza import makeElement
 from jabberd.storage.privacy import (IPrivacyStore, MemoryPrivacyStore,
                                      SQLPrivacyStore)
-from plugins._privacycache import PrivacyCache
+from jabberd.usercache import UserStateCache
 from plugins._privacyguard import PrivacyGuard, sessionPrivacy
 from plugins.presence import copyPresence, stateOf
 
@@ -51,7 +51,7 @@ class PrivacyService:
     """
     The privacy plugin of one host.
 
-    @ivar cache: the users' lists in memory (L{PrivacyCache}).
+    @ivar cache: the users' lists in memory (L{jabberd.usercache.UserStateCache}).
     @ivar guard: the enforcement hooks (L{PrivacyGuard}).
     """
 
@@ -60,8 +60,9 @@ class PrivacyService:
         self.config = context.config
         self.roster = context.lookup(IRoster)
         self.presence = context.lookup(IPresence)
-        self.cache = PrivacyCache(context.store(IPrivacyStore),
-                                  self.config["cache_size"])
+        store = context.store(IPrivacyStore)
+        self.cache = UserStateCache(store, store.loadPrivacy,
+                                    self.config["cache_size"], context.log)
         self.guard = PrivacyGuard(context, self.cache, self.roster)
         self._pushes = 0
         context.declareFeature(NS_PRIVACY)

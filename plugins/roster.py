@@ -8,10 +8,8 @@ live in memory while their user has a session (and in a bounded cache
 otherwise), so presence broadcasts never read the database.
 """
 
-from collections import OrderedDict
 from dataclasses import replace
 
-from twisted.internet import defer
 from twisted.words.xish import domish
 from zope.interface import implementer
 
@@ -23,127 +21,13 @@ from jabberd.jid import InvalidJID, parseJID
 from jabberd.plugin import PluginConfigError, PluginFactory, parseOptions
 from jabberd.roster import NS_ROSTER, RosterItem
 from jabberd.stanza import makeElement
+from jabberd.usercache import UserStateCache
 from jabberd.storage.roster import (
     IRosterStore, MemoryRosterStore, SQLRosterStore)
 
 NS_ROSTERVER = "urn:xmpp:features:rosterver"
 NS_PREAPPROVAL = "urn:xmpp:features:pre-approval"
 INTERESTED = "roster.interested"
-
-
-class RosterCache:
-    """
-    Rosters by user: pinned while the user has sessions, otherwise kept in
-    a least-recently-used cache of bounded size.
-
-    Everything that touches one user's rows in the store (loads and
-    writes) runs one at a time, in order, behind a per-user lock: a
-    roster evicted and loaded again while its last changes are still
-    being written is read only after they are, and the writes of one user
-    reach the store in the order they were made, whatever the backend's
-    thread pool does.  Concurrent loads of one user share one read.
-    """
-
-    def __init__(self, store, size, log=None):
-        self.store = store
-        self.size = size
-        self.log = log
-        self._pinned = {}
-        self._recent = OrderedDict()
-        self._loading = {}
-        self._locks = {}
-
-    def cached(self, user):
-        roster = self._pinned.get(user)
-        if roster is None:
-            roster = self._recent.get(user)
-            if roster is not None:
-                self._recent.move_to_end(user)
-        return roster
-
-    def load(self, user):
-        """
-        @return: a L{Deferred} firing with the user's roster.
-        """
-        roster = self.cached(user)
-        if roster is not None:
-            return defer.succeed(roster)
-        waiting = defer.Deferred()
-        waiters = self._loading.get(user)
-        if waiters is not None:
-            waiters.append(waiting)
-            return waiting
-        self._loading[user] = [waiting]
-        d = self._serialised(user, self.store.loadRoster, user)
-        d.addCallbacks(self._loaded, self._loadFailed,
-                       callbackArgs=(user,), errbackArgs=(user,))
-        return waiting
-
-    def _loaded(self, roster, user):
-        existing = self.cached(user)
-        if existing is None:
-            self._remember(user, roster)
-        else:
-            roster = existing
-        for waiting in self._loading.pop(user, []):
-            waiting.callback(roster)
-
-    def _loadFailed(self, reason, user):
-        for waiting in self._loading.pop(user, []):
-            waiting.errback(reason)
-
-    def _remember(self, user, roster):
-        self._recent[user] = roster
-        self._recent.move_to_end(user)
-        while len(self._recent) > self.size:
-            self._recent.popitem(last=False)
-
-    def pin(self, user):
-        roster = self._recent.pop(user, None) or self._pinned.get(user)
-        if roster is not None:
-            self._pinned[user] = roster
-
-    def unpin(self, user):
-        roster = self._pinned.pop(user, None)
-        if roster is not None:
-            self._remember(user, roster)
-
-    def write(self, user, operation, *args):
-        """
-        Run C{operation(user, *args)} on the store after the user's earlier
-        loads and writes.  A failure is logged: the change stays in memory
-        and the next write of the user still runs.
-        """
-        d = self._serialised(user, operation, user, *args)
-        d.addErrback(self._writeFailed, user)
-        return d
-
-    def _writeFailed(self, reason, user):
-        if self.log is not None:
-            self.log.failure("storing the roster of {user}", reason,
-                             user=user)
-
-    def _serialised(self, user, operation, *args):
-        """
-        Run C{operation(*args)} under the per-user lock.
-        """
-        lock = self._locks.get(user)
-        if lock is None:
-            lock = self._locks[user] = defer.DeferredLock()
-        d = lock.run(operation, *args)
-        d.addBoth(self._release, user, lock)
-        return d
-
-    def _release(self, result, user, lock):
-        if not lock.locked and self._locks.get(user) is lock:
-            del self._locks[user]
-        return result
-
-    def idle(self):
-        """
-        Whether no load or write is under way (for tests and shutdown).
-        """
-        return not self._locks
 
 
 @implementer(IRoster)
@@ -155,8 +39,9 @@ class RosterService:
     def __init__(self, context):
         self.context = context
         self.config = context.config
-        self.cache = RosterCache(context.store(IRosterStore),
-                                 self.config["cache_size"], context.log)
+        store = context.store(IRosterStore)
+        self.cache = UserStateCache(store, store.loadRoster,
+                                    self.config["cache_size"], context.log)
         context.provide(IRoster, self)
         context.declareFeature(NS_ROSTER)
         context.addStreamFeature(POSTAUTH, self.rosterverFeature)

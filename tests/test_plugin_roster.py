@@ -20,7 +20,8 @@ from jabberd.testing import (BackendMixin, FakeClient, HostHarness,
                              errorCondition, iq, presence,
                              temporaryDirectory)
 from plugins.presence import presence as presencePlugin
-from plugins.roster import (NS_PREAPPROVAL, NS_ROSTERVER, RosterCache,
+from jabberd.usercache import UserStateCache
+from plugins.roster import (NS_PREAPPROVAL, NS_ROSTERVER,
                             roster as rosterPlugin)
 
 ORG = "example.org"
@@ -607,7 +608,7 @@ def test_cacheSharesLoads():
     Two loads of one user share one read of the store.
     """
     store = SlowStore()
-    cache = RosterCache(store, 10)
+    cache = UserStateCache(store, store.loadRoster, 10)
     first, second = cache.load("alice"), cache.load("alice")
     roster = Roster("alice")
     store.finish(roster)
@@ -626,7 +627,7 @@ def test_cacheOrdersWritesAndLoads():
     evicted roster waits for the writes made before it.
     """
     store = SlowStore()
-    cache = RosterCache(store, 1)
+    cache = UserStateCache(store, store.loadRoster, 1)
     cache.write("alice", store.saveItem, RosterItem("a@x"))
     cache.write("alice", store.saveItem, RosterItem("b@x"))
     cache.write("bob", store.saveItem, RosterItem("c@x"))
@@ -649,7 +650,7 @@ def test_cacheEvictsLeastRecent():
     ones stay.
     """
     store = SlowStore()
-    cache = RosterCache(store, 2)
+    cache = UserStateCache(store, store.loadRoster, 2)
     for user in ("a", "b", "c"):
         cache.load(user)
         store.finish(Roster(user))
@@ -679,7 +680,7 @@ def test_failedWriteIsLogged():
         def failure(self, format, failure, **kw):
             failures.append(failure)
 
-    cache = RosterCache(store, 10, Log())
+    cache = UserStateCache(store, store.loadRoster, 10, Log())
     first = cache.write("alice", store.saveItem, RosterItem("a@x"))
     cache.write("alice", store.saveItem, RosterItem("b@x"))
     store.pending.pop(0)[0].errback(RuntimeError("disk full"))
