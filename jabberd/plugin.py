@@ -113,10 +113,16 @@ class PluginFactory:
     requires = ()
     stores = {}
     options = {}
+    #: Option name to the smallest value it accepts (for numbers).
+    minimums = {}
     instanceClass = None
 
     def parseConfig(self, options):
-        return parseOptions(self.options, options)
+        config = parseOptions(self.options, options)
+        for key, minimum in self.minimums.items():
+            if config[key] < minimum:
+                raise PluginConfigError(key, "must be %s or more" % (minimum,))
+        return config
 
     def makeInstance(self, context):
         return self.instanceClass(context)

@@ -31,7 +31,7 @@ from jabberd.bus import SESSION_BINDING, SESSION_CLOSED, Address
 from jabberd.errors import StanzaError
 from jabberd.im import IPresence, IRoster
 from jabberd.jid import parseJID
-from jabberd.plugin import PluginConfigError, PluginFactory, parseOptions
+from jabberd.plugin import PluginFactory
 from jabberd.privacy import (NS_BLOCKING, NS_PRIVACY, PRESENCE_OUT,
                              blockElement, listElement, listName,
                              parseBlockItems, parseItems, withBlocked,
@@ -487,14 +487,8 @@ class PrivacyFactory(PluginFactory):
     requires = ("roster", "presence")
     options = {"cache_size": 10000, "max_lists": 50, "max_items": 1000}
     stores = {IPrivacyStore: (MemoryPrivacyStore, SQLPrivacyStore)}
+    minimums = dict.fromkeys(options, 1)
     instanceClass = PrivacyService
-
-    def parseConfig(self, options):
-        config = parseOptions(self.options, options)
-        for key in self.options:
-            if config[key] < 1:
-                raise PluginConfigError(key, "must be 1 or more")
-        return config
 
 
 privacy = PrivacyFactory()

@@ -18,7 +18,7 @@ from jabberd.context import POSTAUTH
 from jabberd.errors import StanzaError
 from jabberd.im import IPresence, IRoster
 from jabberd.jid import InvalidJID, parseJID
-from jabberd.plugin import PluginConfigError, PluginFactory, parseOptions
+from jabberd.plugin import PluginFactory
 from jabberd.roster import NS_ROSTER, RosterItem
 from jabberd.stanza import makeElement
 from jabberd.usercache import UserStateCache
@@ -305,14 +305,8 @@ class RosterFactory(PluginFactory):
         "cache_size": 10000,
     }
     stores = {IRosterStore: (MemoryRosterStore, SQLRosterStore)}
+    minimums = dict.fromkeys(options, 1)
     instanceClass = RosterService
-
-    def parseConfig(self, options):
-        config = parseOptions(self.options, options)
-        for key in self.options:
-            if config[key] < 1:
-                raise PluginConfigError(key, "must be 1 or more")
-        return config
 
 
 roster = RosterFactory()
