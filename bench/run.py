@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,7 +114,8 @@ def formatFigure(outcome):
     if outcome is None:
         return "n/a"
     value = outcome.value
-    text = "%.2f" % (value,) if value < 10 else "{:,.0f}".format(value)
+    text = ("%.2f" % (value,) if value < 10 else "%.1f" % (value,) if value < 100
+            else "{:,.0f}".format(value))
     return text + (" (!)" if outcome.problems else "")
 
 
@@ -217,6 +217,8 @@ def parseArguments(argv):
     p.add_argument("--load-cpu", default=d.loadCPU, help="taskset CPU list of xmppload")
     p.add_argument("--workdir", help="keep server directories here (default: a temporary one)")
     p.add_argument("--json", help="also write every run's raw results to this file")
+    p.add_argument("--from-json", metavar="FILE",
+                   help="run nothing: print the tables of results saved with --json")
     return p.parse_args(argv)
 
 
@@ -247,10 +249,35 @@ def makeServers(args, settings, workdir, stubBinary):
     return servers
 
 
+def loadResults(path):
+    """
+    @return: C{(settings, results)} saved by C{--json}.
+    """
+    from workloads import Outcome
+    with open(path) as f:
+        saved = json.load(f)
+    results = {server: {w: [Outcome(**o) for o in runs] for w, runs in byWorkload.items()}
+               for server, byWorkload in saved["results"].items()}
+    return Settings(**saved["settings"]), results
+
+
+def printTables(results, workloads, settings):
+    names = [n for n in results if n != "stub"]
+    print(table(results, workloads, settings, names))
+    print()
+    print(cpuTable(results, workloads, names))
+    print()
+    print(efficiencyTable(results, workloads, settings, names))
+
+
 def main(argv=None):
     args = parseArguments(argv)
     settings = settingsFrom(args)
     workloads = [WORKLOADS[w.strip()] for w in args.workloads.split(",")]
+    if args.from_json:
+        settings, results = loadResults(args.from_json)
+        printTables(results, workloads, settings)
+        return 0
     workdir = args.workdir or tempfile.mkdtemp(prefix="jabberd-bench-")
     loadBinary, stubBinary = build(os.path.join(HERE, "build"))
     info = machine()
@@ -267,12 +294,7 @@ def main(argv=None):
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    names = [n for n in results if n != "stub"]
-    print(table(results, workloads, settings, names))
-    print()
-    print(cpuTable(results, workloads, names))
-    print()
-    print(efficiencyTable(results, workloads, settings, names))
+    printTables(results, workloads, settings)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "settings": settings.__dict__,

@@ -75,7 +75,7 @@ def problemsOf(result):
     return problems
 
 
-def runGenerator(command, server, duration):
+def runGenerator(command, server):
     """
     Run the generator to completion, sampling the server's CPU time at
     START and END.
@@ -139,7 +139,7 @@ class Workload:
     def run(self, binary, server, settings):
         command = generatorCommand(binary, server, settings, *self.arguments(settings),
                                    realtime=self.realtimeIn(settings))
-        result, serverCPU = runGenerator(command, server, settings.duration)
+        result, serverCPU = runGenerator(command, server)
         return Outcome(self.figure(result, settings), serverCPU,
                        result["generator_cpu"], problemsOf(result), result)
 
