@@ -19,7 +19,8 @@ from jabberd.errors import StanzaError
 from jabberd.im import IPresence, IRoster, SESSION_AVAILABLE, SESSION_UNAVAILABLE
 from jabberd.plugin import PluginFactory
 from jabberd.roster import Roster
-from jabberd.stanza import makeElement
+from jabberd.jid import parseJID
+from jabberd.stanza import Stanza, makeElement
 from jabberd.subscription import SUBSCRIPTION_TYPES, inbound, outbound
 from jabberd.xml import serialize
 from jabberd.xmlparser import parseElement
@@ -27,6 +28,10 @@ from plugins.roster import INTERESTED
 
 NS_DELAY = "urn:xmpp:delay"
 STATE = "presence"
+
+#: The origin of a stored subscription request shown again to a new
+#: session: it is delivered as it is, not processed a second time.
+REDELIVERY = object()
 
 
 class SessionPresence:
@@ -199,9 +204,21 @@ class PresenceService:
                 session.deliver(copyPresence(stateOf(other).element,
                                              other.jid.full(),
                                              session.jid.full()))
-        for text in list(roster.pending.values()):
-            session.deliver(parseElement(text))
+        for contact, text in list(roster.pending.items()):
+            self._redeliver(session, contact, text)
         self.context.notify(SESSION_AVAILABLE, session)
+
+    def _redeliver(self, session, contact, text):
+        """
+        Show a new session a stored subscription request (section 3.1.3).
+        It goes through the inbound phase addressed to that session (the
+        element keeps the bare JID it was sent to), so the policy hooks (privacy lists, blocking) judge it as they would
+        a request arriving now.
+        """
+        element = parseElement(text)
+        stanza = Stanza(element, parseJID(contact), session.jid,
+                        origin=REDELIVERY)
+        self.context.resume(stanza, Phase.INBOUND)
 
     def _broadcast(self, session, element, directed):
         """
@@ -375,6 +392,11 @@ class PresenceService:
         """
         Presence for one of our users (section 4 and Appendix A.3).
         """
+        if stanza.origin is REDELIVERY:
+            session = self.context.sessions.get(stanza.recipient)
+            if session is not None:
+                session.deliver(stanza.element)
+            return True
         if stanza.type in SUBSCRIPTION_TYPES or stanza.type == "probe":
             self._withRoster(stanza)
             return True

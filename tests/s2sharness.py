@@ -424,3 +424,190 @@ class SilentPeer:
 
     def close(self):
         self.sock.close()
+
+
+EJABBERD_CONFIG = """\
+hosts: ["{domain}"]
+loglevel: info
+certfiles:
+  - "{certificate}"
+  - "{key}"
+ca_file: "{caFile}"
+auth_method: sql
+auth_password_format: plain
+sql_type: sqlite
+sql_database: "{dir}/ejabberd.db"
+default_db: sql
+new_sql_schema: false
+s2s_use_starttls: required
+s2s_access: s2s
+s2s_timeout: 20
+s2s_dns_timeout: 5
+s2s_dns_retries: 1
+outgoing_s2s_families: [ipv4]
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  s2s:
+    allow: all
+listen:
+  -
+    port: {c2sPort}
+    ip: "{address}"
+    module: ejabberd_c2s
+    starttls_required: true
+    access: c2s
+  -
+    port: {s2sPort}
+    ip: "{address}"
+    module: ejabberd_s2s_in
+modules:
+  mod_roster: {{}}
+  mod_disco: {{}}
+  mod_ping: {{}}
+{dialback}"""
+
+
+def ejabberdLibraries():
+    """
+    The directory holding Debian's C{ejabberd-<version>} Erlang
+    application (for C{ERL_LIBS}), or C{None} if it is not installed.
+    """
+    import glob
+    found = glob.glob("/usr/lib/*/ejabberd-*/priv/sql/lite.sql")
+    return os.path.dirname(found[0].rsplit("/priv/", 1)[0]) if found else None
+
+
+def ejabberdInstalled():
+    return shutil.which("ejabberdctl") is not None and \
+        ejabberdLibraries() is not None
+
+
+class EjabberdServer:
+    """
+    An ejabberd (Debian's 23.01) serving C{domain} on C{address}, started
+    with C{erl -s ejabberd} from a temp dir (as the C{ejabberd} user when
+    the tests run as root), accounts in SQLite with plain passwords.
+
+    ejabberd's resolver is Erlang's C{inet_res}: an C{inetrc} file
+    (C{ERL_INETRC}) points it at the loopback DNS server only, for SRV
+    and A lookups alike (RFC 6120 section 3.2).
+
+    @param dialback: whether C{mod_s2s_dialback} (XEP-0220) is on; off,
+        only SASL EXTERNAL with verified certificates authenticates.
+    """
+
+    def __init__(self, domain, address, certificate, caFile, dns, dialback):
+        self.domain = domain
+        self.address = address
+        self.directory = tempfile.mkdtemp(prefix="ejabberd-")
+        os.chmod(self.directory, 0o755)
+        self.c2sPort = freePort(address)
+        self.s2sPort = freePort(address)
+        self.configPath = os.path.join(self.directory, "ejabberd.yml")
+        self.logPath = os.path.join(self.directory, "ejabberd.log")
+        self.inetrcPath = os.path.join(self.directory, "inetrc")
+        certPath, keyPath = self._copy(certificate[0]), self._copy(
+            certificate[1])
+        with open(self.configPath, "w") as f:
+            f.write(EJABBERD_CONFIG.format(
+                dir=self.directory, domain=domain, address=address,
+                c2sPort=self.c2sPort, s2sPort=self.s2sPort,
+                certificate=certPath, key=keyPath,
+                caFile=self._copy(caFile),
+                dialback="  mod_s2s_dialback: {}\n" if dialback else ""))
+        with open(self.inetrcPath, "w") as f:
+            f.write("{nameserver, {%s}, %d}.\n{lookup, [dns]}.\n"
+                    "{resolv_conf, \"\"}.\n{hosts_file, \"\"}.\n" % (
+                        dns.address.replace(".", ","), dns.port))
+        self._createDatabase()
+        self.users = []
+        self.process = None
+
+    def _copy(self, path):
+        target = os.path.join(self.directory, os.path.basename(path))
+        shutil.copyfile(path, target)
+        return target
+
+    def _createDatabase(self):
+        import glob
+        import sqlite3
+        schema = glob.glob(os.path.join(ejabberdLibraries(), "ejabberd-*",
+                                        "priv", "sql", "lite.sql"))[0]
+        with sqlite3.connect(os.path.join(self.directory, "ejabberd.db")) \
+                as db, open(schema) as f:
+            db.executescript(f.read())
+
+    def register(self, user, password=PASSWORD):
+        """
+        Create an account (before L{start}: a row in ejabberd's SQLite
+        C{users} table, a plain password since C{auth_password_format}
+        is C{plain}).
+        """
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.directory, "ejabberd.db")) \
+                as db:
+            db.execute("insert into users (username, password) values (?, ?)",
+                       (user, password))
+        return "%s@%s" % (user, self.domain)
+
+    def _own(self):
+        if os.getuid() != 0:
+            return
+        for root, dirs, files in os.walk(self.directory):
+            for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                shutil.chown(name, "ejabberd", "ejabberd")
+
+    def _user(self):
+        return {"user": "ejabberd", "group": "ejabberd"} \
+            if os.getuid() == 0 else {}
+
+    def _environment(self):
+        env = dict(os.environ)
+        env.update(EJABBERD_CONFIG_PATH=self.configPath,
+                   EJABBERD_LOG_PATH=self.logPath,
+                   ERL_LIBS=ejabberdLibraries(), HOME=self.directory,
+                   ERL_INETRC=self.inetrcPath)
+        return env
+
+    def start(self):
+        self._own()
+        self.out = open(os.path.join(self.directory, "stdout.txt"), "wb")
+        self.process = subprocess.Popen(
+            ["erl", "-noinput", "-noshell", "-mnesia", "dir",
+             '"%s/mnesia"' % (self.directory,), "-s", "ejabberd"],
+            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=self.directory, env=self._environment(),
+            start_new_session=True, **self._user())
+        for port in (self.s2sPort, self.c2sPort):
+            waitForPort(self.address, port, timeout=60, process=self.process,
+                        log=self.logText)
+        return self
+
+    def logText(self):
+        try:
+            with open(self.logPath, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process is not None:
+            self.out.close()
+        if not os.environ.get("KEEP_EJABBERD"):
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def route(self):
+        return "%s:%d" % (self.address, self.s2sPort)

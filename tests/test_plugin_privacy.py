@@ -935,3 +935,32 @@ class SQLTests(TestCase):
         store = server.openStore(IPrivacyStore, ORG)
         self.assertEqual((yield store.loadPrivacy("romeo")).default,
                          "blocklist")
+
+
+def _subscribeRequests(client):
+    return [e for e in client.take()
+            if e.name == "presence" and e.getAttribute("type") == "subscribe"]
+
+
+def test_storedRequestFromBlockedContactNotShownAgain(harness):
+    """
+    A subscription request waiting for an answer is shown to each new
+    session (RFC 6121 section 3.1.3), but not once its sender is blocked:
+    the stored request passes the same policy as a live one.
+    """
+    tybalt = online(harness, "tybalt@example.net/t", lists=False)
+    tybalt.send(presence(to="juliet@example.org", type="subscribe"))
+    first = online(harness, "juliet@example.org/first", lists=False)
+    second = harness.client("juliet@example.org/second")
+    second.send(presence())
+    assert [r["from"] for r in _subscribeRequests(second)] == [
+        "tybalt@example.net"]
+    assertResult(blocking(first, "set", "block", ["tybalt@example.net"]))
+    third = harness.client("juliet@example.org/third")
+    third.send(presence())
+    assert _subscribeRequests(third) == []
+    assertResult(blocking(first, "set", "unblock", ["tybalt@example.net"]))
+    fourth = harness.client("juliet@example.org/fourth")
+    fourth.send(presence())
+    assert [r["from"] for r in _subscribeRequests(fourth)] == [
+        "tybalt@example.net"]

@@ -1,0 +1,181 @@
+"""
+Interoperability with ejabberd (Debian's 23.01 package): a user on jabberd
+and a user on ejabberd add each other, see each other's presence and chat,
+over TLS, first with dialback (XEP-0220; certificates that do not
+verify), then with SASL EXTERNAL (RFC 6120 section 6; certificates from a
+test CA that both servers trust, dialback off on ejabberd and
+s2s_secure_auth on jabberd).
+
+jabberd finds ejabberd through a static route; ejabberd finds jabberd
+through SRV and A records served by a loopback DNS server, which its
+Erlang resolver (C{inet_res}, configured by C{ERL_INETRC}) asks.
+"""
+
+import os
+import ssl
+
+import pytest
+
+from harness import runScenario
+
+from s2sharness import (
+    DNSServer, EjabberdServer, FederatedServer, PeerClient, combinedCAFile,
+    ejabberdInstalled)
+from testca import CertificateAuthority
+
+pytestmark = [
+    pytest.mark.integration,
+    # Outside CI a developer without ejabberd may skip these; in CI (which
+    # installs it) a missing ejabberd must fail them, never skip.
+    pytest.mark.skipif(not ejabberdInstalled() and os.environ.get("CI") != "true",
+                       reason="ejabberd is not installed (.ci/run installs it)"),
+]
+
+JABBERD, EJABBERD = "jabberd.example", "ejabberd.example"
+
+
+def run(coroutine, timeout=60):
+    return runScenario(coroutine, timeout)
+
+
+class Federation:
+    """
+    jabberd on 127.0.0.1 and ejabberd on 127.0.0.4, federating.
+    """
+
+    def __init__(self, directory, verified):
+        self.ca = CertificateAuthority("jabberd test CA")
+        caFile = self.ca.writeCA(directory)
+        ejabberdCertificate = self.ca.writeDomain(directory, EJABBERD)
+        if verified:
+            certificate = self.ca.writeDomain(directory, JABBERD)
+            jabberdTrusts = caFile
+        else:
+            # jabberd keeps its self-signed certificate, which ejabberd
+            # cannot verify, and trusts a CA that did not sign ejabberd's.
+            certificate = None
+            stranger = CertificateAuthority("unrelated CA")
+            (directory / "stranger").mkdir()
+            jabberdTrusts = stranger.writeCA(directory / "stranger")
+        jabberdDir = directory / "jabberd"
+        jabberdDir.mkdir()
+        self.jabberd = FederatedServer(
+            jabberdDir, JABBERD, options={
+                "s2s_ca_file": jabberdTrusts,
+                "s2s_connect_timeout": 20.0,
+            }, hostOptions={"s2s_secure_auth": verified},
+            certificate=certificate, trusted=[caFile])
+        self.dns = DNSServer(directory, "example", [
+            ("SRV", "_xmpp-server._tcp." + JABBERD, 0, 5,
+             self.jabberd.s2sPort, JABBERD),
+            ("A", JABBERD, "127.0.0.1")])
+        self.ejabberd = EjabberdServer(EJABBERD, "127.0.0.4",
+                                       ejabberdCertificate, caFile, self.dns,
+                                       dialback=not verified)
+        self.jabberd.options["s2s_routes"] = {EJABBERD: self.ejabberd.route()}
+        self.jabberd.writeConfig()
+        self.clientCAs = combinedCAFile(directory, [caFile])
+
+    def start(self):
+        self.dns.start()
+        self.ejabberd.register("dave")
+        self.ejabberd.start()
+        self.jabberd.start()
+        self.jabberd.adduser("alice@" + JABBERD)
+        return self
+
+    def stop(self):
+        self.jabberd.stop()
+        self.ejabberd.stop()
+        self.dns.stop()
+
+    def alice(self):
+        return PeerClient("alice@%s/phone" % JABBERD, self.jabberd,
+                          "127.0.0.1", self.jabberd.port)
+
+    def dave(self):
+        client = PeerClient("dave@%s/desk" % EJABBERD, self.jabberd,
+                            self.ejabberd.address, self.ejabberd.c2sPort)
+        client.ssl_context = ssl.create_default_context(cafile=self.clientCAs)
+        return client
+
+
+@pytest.fixture(scope="module", params=["dialback", "verified"])
+def federation(request, tmp_path_factory):
+    running = Federation(tmp_path_factory.mktemp("ejabberd-" + request.param),
+                         verified=request.param == "verified")
+    running.variant = request.param
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+async def _both(federation):
+    alice = await federation.alice().login()
+    dave = await federation.dave().login()
+    for client in (alice, dave):
+        await client.get_roster()
+        client.send_presence()
+    return alice, dave
+
+
+def test_messagesBothWays(federation):
+    """
+    A chat message from jabberd reaches ejabberd's user and his answer
+    comes back, each stamped with the sender's full JID.
+    """
+    async def scenario():
+        alice, dave = await _both(federation)
+        alice.send_message(mto="dave@" + EJABBERD, mbody="hi dave",
+                           mtype="chat")
+        message = await dave.nextMessage(20)
+        assert (message["body"], str(message["from"])) == (
+            "hi dave", "alice@%s/phone" % JABBERD)
+        dave.send_message(mto="alice@%s/phone" % JABBERD,
+                          mbody="hi alice", mtype="chat")
+        reply = await alice.nextMessage(20)
+        assert (reply["body"], str(reply["from"])) == (
+            "hi alice", "dave@%s/desk" % EJABBERD)
+        alice.disconnect()
+        dave.disconnect()
+    run(scenario())
+    _assertAuthenticated(federation)
+
+
+def _assertAuthenticated(federation):
+    """
+    Both directions authenticated the way the variant means, over TLS.
+    """
+    log = federation.jabberd.logText()
+    how = "SASL EXTERNAL" if federation.variant == "verified" else "dialback"
+    assert "%s authenticated to %s (%s)" % (JABBERD, EJABBERD, how) in log
+    assert "%s authenticated to %s (%s)" % (EJABBERD, JABBERD, how) in log
+
+
+def test_subscriptionBothWaysAndPresence(federation):
+    """
+    alice adds dave; dave's client approves and adds her back; both
+    rosters end in C{both}, each sees the other's presence, and a change
+    of presence reaches the other server's user.
+    """
+    async def scenario():
+        alice, dave = await _both(federation)
+        alice.send_presence_subscription(pto="dave@" + EJABBERD)
+        assert await alice.subscriptionWith("dave@" + EJABBERD,
+                                            "both") == "both"
+        assert await dave.subscriptionWith("alice@" + JABBERD,
+                                           "both") == "both"
+        dave.send_presence(pshow="away", pstatus="in a meeting")
+        presence = await alice.presenceFrom("dave@" + EJABBERD, show="away",
+                                            timeout=20)
+        assert presence["status"] == "in a meeting"
+        alice.send_presence(pshow="dnd")
+        presence = await dave.presenceFrom("alice@" + JABBERD, show="dnd",
+                                           timeout=20)
+        assert str(presence["from"]) == "alice@%s/desk" % JABBERD \
+            .replace("desk", "phone")
+        alice.disconnect()
+        dave.disconnect()
+    run(scenario())
