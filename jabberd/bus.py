@@ -93,6 +93,17 @@ class IQKey(NamedTuple):
     name: str
 
 
+class DeliveryKey(NamedTuple):
+    """
+    Key for the last check before a stanza from someone else is written
+    to one session: handlers get C{(session, stanza)}; one that returns
+    anything but C{None} keeps the stanza from that session (privacy
+    lists that differ between a user's sessions).
+    """
+
+    kind: Kind
+
+
 class Signal(NamedTuple):
     """
     Key for lifecycle notifications (sessions bound and closed, ...).
@@ -107,6 +118,9 @@ SESSION_BINDING = Signal("session-binding")
 SESSION_BOUND = Signal("session-bound")
 SESSION_CLOSED = Signal("session-closed")
 HOST_STOPPING = Signal("host-stopping")
+
+#: The delivery key of each stanza kind.
+DELIVERY_KEYS = {kind: DeliveryKey(kind) for kind in Kind}
 
 #: Every stanza key, built once so that dispatch never constructs keys.
 STANZA_KEYS = {

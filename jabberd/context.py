@@ -9,7 +9,7 @@ it off on one host leaves nothing behind.
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from jabberd.bus import IQKey, Phase, Priority, STANZA_KEYS
+from jabberd.bus import DELIVERY_KEYS, IQKey, Phase, Priority, STANZA_KEYS
 from jabberd.errors import StanzaError
 
 PREAUTH = "preauth"
@@ -129,6 +129,23 @@ class HostContext:
         Notify every handler of C{signal} on this host (see L{onSignal}).
         """
         self._host.bus.notify(signal, *args)
+
+    def deliver(self, session, stanza, element=None):
+        """
+        Write a stanza from someone else to one of this host's sessions,
+        through the delivery hooks (which may keep it from that session):
+        what plugins that deliver use instead of C{session.deliver}.
+        """
+        self._host.deliver(session, stanza, element)
+
+    def onDelivery(self, kind, handler, priority=Priority.POLICY):
+        """
+        Call C{handler(session, stanza)} before a stanza of C{kind} from
+        someone else is written to a session; returning anything but
+        C{None} keeps it from that session.
+        """
+        key = DELIVERY_KEYS[kind]
+        self._record(self._host.bus.hook(key, handler, priority).remove)
 
     def route(self, stanza):
         """

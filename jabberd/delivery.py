@@ -77,7 +77,7 @@ def _deliverToAll(host, stanza):
     """
     sessions = host.sessions.sessionsOf(stanza.recipient.user)
     for session in list(sessions.values()):
-        session.deliver(stanza.element)
+        host.deliver(session, stanza)
     return bool(sessions)
 
 
@@ -87,7 +87,7 @@ def _messageToFull(host, stanza):
     """
     session = host.sessions.get(stanza.recipient)
     if session is not None:
-        session.deliver(stanza.element)
+        host.deliver(session, stanza)
         return True
     return _messageToBare(host, stanza)
 
@@ -108,7 +108,7 @@ def _messageToBare(host, stanza):
 def _presenceToFull(host, stanza):
     session = host.sessions.get(stanza.recipient)
     if session is not None:
-        session.deliver(stanza.element)
+        host.deliver(session, stanza)
     return True
 
 
@@ -125,7 +125,7 @@ def _iqToFull(host, stanza):
     """
     session = host.sessions.get(stanza.recipient)
     if session is not None:
-        session.deliver(stanza.element)
+        host.deliver(session, stanza)
     elif stanza.isRequest():
         host.bounce(stanza, "service-unavailable")
     return True

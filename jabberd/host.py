@@ -11,7 +11,8 @@ import itertools
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from jabberd.bus import HOST_STOPPING, SESSION_BINDING, Bus, Phase
+from jabberd.bus import (
+    DELIVERY_KEYS, HOST_STOPPING, SESSION_BINDING, Bus, Phase)
 from jabberd.context import POSTAUTH, PREAUTH, HostContext
 from jabberd.delivery import installDelivery
 from jabberd.errors import StanzaError
@@ -91,6 +92,15 @@ class VirtualHost:
         A stanza for this domain: the inbound phase.
         """
         self.bus.fire(stanza.key(Phase.INBOUND), stanza)
+
+    def deliver(self, session, stanza, element=None):
+        """
+        Write C{stanza} (or C{element}, a form of it addressed to this
+        session) to one of our sessions, unless a delivery hook keeps it
+        from that session.
+        """
+        if self.bus.fire(DELIVERY_KEYS[stanza.kind], session, stanza) is None:
+            session.deliver(stanza.element if element is None else element)
 
     def route(self, stanza):
         """

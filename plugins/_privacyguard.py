@@ -117,6 +117,8 @@ class PrivacyGuard:
         for address in (Address.FULL, Address.BARE, Address.HOST):
             context.hookStanza(Kind.PRESENCE, address, Phase.EGRESS,
                                self.egressReceived, Priority.POLICY)
+        for kind in (Kind.MESSAGE, Kind.PRESENCE):
+            context.onDelivery(kind, self.deliveryReceived)
 
     # -- what applies -------------------------------------------------------
 
@@ -152,9 +154,12 @@ class PrivacyGuard:
     def _inboundItem(self, privacy, stanza, category):
         """
         The deciding item for an inbound stanza: the list of the session
-        it is addressed to; for a bare JID (or a resource not bound), the
-        strictest of the lists of the user's sessions, which may each
-        receive it, or the default list when there is no session.
+        it is addressed to; for a bare JID (or a resource not bound) with
+        sessions, a deny only if every session's list denies (messages and
+        presence are then checked per session as they are delivered, see
+        L{deliveryReceived}), or the strictest for IQs, which the server
+        answers for the account; the default list when there is no
+        session.
         """
         roster = self.roster.cached(privacy.user)
         sender = stanza.sender
@@ -166,13 +171,13 @@ class PrivacyGuard:
         sessions = self.context.sessions.sessionsOf(privacy.user).values()
         names = {listNameFor(privacy, s) for s in sessions} \
             or {privacy.default}
-        decided = None
-        for name in names:
-            item = privacy.rules(name).decide(category, sender, roster)
-            if item is not None and item.action == "deny":
-                return item
-            decided = decided or item
-        return decided
+        items = [privacy.rules(name).decide(category, sender, roster)
+                 for name in names]
+        denials = [i for i in items if i is not None and i.action == "deny"]
+        if stanza.kind is Kind.IQ or len(denials) == len(items):
+            return denials[0] if denials else next(
+                (i for i in items if i is not None), None)
+        return None
 
     # -- the hooks ----------------------------------------------------------
 
@@ -192,6 +197,25 @@ class PrivacyGuard:
         if item is None or item.action == "allow":
             return None
         self._refuseInbound(stanza)
+        return True
+
+    def deliveryReceived(self, session, stanza):
+        """
+        A message or presence from someone else is about to be written to
+        one of our sessions: that session's list decides (XEP-0016
+        section 2.13: the active list applies to the session), silently.
+        """
+        recipient = session.jid
+        if self._ownTraffic(recipient, stanza.sender):
+            return None
+        privacy = self.cache.cached(recipient.user)
+        if privacy is None or not privacy.lists:
+            return None
+        roster = self.roster.cached(recipient.user)
+        item = self.rulesFor(privacy, session).decide(
+            inboundCategory(stanza), stanza.sender, roster)
+        if item is None or item.action == "allow":
+            return None
         return True
 
     def outboundReceived(self, stanza):

@@ -186,7 +186,7 @@ class MessageDelivery:
         """
         session = self.context.sessions.get(stanza.recipient)
         if session is not None:
-            session.deliver(stanza.element)
+            self.context.deliver(session, stanza)
             return
         kind = messageType(stanza)
         if kind == "chat":
@@ -203,14 +203,14 @@ class MessageDelivery:
             self._bounce(stanza)
         elif kind == "headline":
             for _, session in self._nonNegative(user):
-                session.deliver(stanza.element)
+                self.context.deliver(session, stanza)
         elif kind != "error":
             self._toMostAvailable(stanza)
 
     def _toMostAvailable(self, stanza):
         sessions = self._mostAvailable(stanza.recipient.user)
         for session in sessions:
-            session.deliver(stanza.element)
+            self.context.deliver(session, stanza)
         if not sessions:
             self._offline(stanza)
 

@@ -395,7 +395,7 @@ class PresenceService:
         if stanza.origin is REDELIVERY:
             session = self.context.sessions.get(stanza.recipient)
             if session is not None:
-                session.deliver(stanza.element)
+                self.context.deliver(session, stanza)
             return True
         if stanza.type in SUBSCRIPTION_TYPES or stanza.type == "probe":
             self._withRoster(stanza)
@@ -404,7 +404,7 @@ class PresenceService:
         if stanza.address is Address.FULL:
             session = self.context.sessions.get(stanza.recipient)
             if session is not None:
-                session.deliver(stanza.element)
+                self.context.deliver(session, stanza)
         else:
             self._toAvailable(stanza)
         return True
@@ -433,7 +433,7 @@ class PresenceService:
         resource.
         """
         for session in self.availableSessions(stanza.recipient.user):
-            session.deliver(stanza.element)
+            self.context.deliver(session, stanza)
 
     def _withRoster(self, stanza):
         """
@@ -552,7 +552,7 @@ class PresenceService:
             self.roster.setPendingIn(user, contact, serialize(element))
         if outcome.forward:
             for session in self._recipients(user, stanza.type):
-                session.deliver(element)
+                self.context.deliver(session, stanza)
         self._applyState(user, roster, contact, before, outcome)
         if outcome.autoReply is not None:
             self._send(self._simple(outcome.autoReply, self._bare(user),

@@ -496,7 +496,10 @@ class EjabberdServer:
 
     ejabberd's resolver is Erlang's C{inet_res}: an C{inetrc} file
     (C{ERL_INETRC}) points it at the loopback DNS server only, for SRV
-    and A lookups alike (RFC 6120 section 3.2).
+    and A lookups alike (RFC 6120 section 3.2), with recursion off
+    (C{inet_db:set_recurse(false)}, not settable in C{inetrc}): OTP 25
+    rejects answers whose RD bit differs from the query's, and the
+    loopback server, authoritative only, answers with RD clear.
 
     @param dialback: whether C{mod_s2s_dialback} (XEP-0220) is on; off,
         only SASL EXTERNAL with verified certificates authenticates.
@@ -522,8 +525,8 @@ class EjabberdServer:
                 caFile=self._copy(caFile),
                 dialback="  mod_s2s_dialback: {}\n" if dialback else ""))
         with open(self.inetrcPath, "w") as f:
-            f.write("{nameserver, {%s}, %d}.\n{lookup, [dns]}.\n"
-                    "{resolv_conf, \"\"}.\n{hosts_file, \"\"}.\n" % (
+            f.write("{resolv_conf, \"\"}.\n{nameserver, {%s}, %d}.\n"
+                    "{lookup, [dns]}.\n" % (
                         dns.address.replace(".", ","), dns.port))
         self._createDatabase()
         self.users = []
@@ -580,7 +583,8 @@ class EjabberdServer:
         self.out = open(os.path.join(self.directory, "stdout.txt"), "wb")
         self.process = subprocess.Popen(
             ["erl", "-noinput", "-noshell", "-mnesia", "dir",
-             '"%s/mnesia"' % (self.directory,), "-s", "ejabberd"],
+             '"%s/mnesia"' % (self.directory,),
+             "-eval", "inet_db:set_recurse(false)", "-s", "ejabberd"],
             stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=self.directory, env=self._environment(),
             start_new_session=True, **self._user())

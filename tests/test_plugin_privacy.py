@@ -748,10 +748,12 @@ def test_offlineUserDefaultList(harness):
         "stored"]
 
 
-def test_bareJIDStrictestSession(harness):
+def test_bareJIDPerSession(harness):
     """
-    A message to the bare JID goes only where every session's list lets
-    it; here one session's active list denies, so it is refused.
+    A message to the bare JID is checked against each receiving session's
+    list (XEP-0016: the active list applies to its session): the session
+    whose active list denies the sender does not get it, the other does.
+    Only when every session's list denies is the sender refused.
     """
     balcony = online(harness, "juliet@example.org/balcony")
     chamber = online(harness, "juliet@example.org/chamber")
@@ -762,10 +764,21 @@ def test_bareJIDStrictestSession(harness):
     balcony.take()
     chamber.take()
     tybalt.send(message(to="juliet@example.org", body="hi", type="chat"))
-    assert errorCondition(tybalt.take()[0]) == "service-unavailable"
-    assert balcony.take() == [] and chamber.take() == []
+    assert tybalt.take() == []
+    assert [str(e.body) for e in balcony.take()] == ["hi"]
+    assert chamber.take() == []
     tybalt.send(message(to="juliet@example.org/balcony", body="to you"))
     assert [str(e.body) for e in balcony.take()] == ["to you"]
+    tybalt.send(presence(type="unavailable"))
+    tybalt.send(presence(to="juliet@example.org"))
+    assert [e.name for e in balcony.take()] == ["presence"]
+    assert chamber.take() == []
+    assertResult(privacyIQ(balcony, "set", "<active name='strict'/>"))
+    balcony.take()
+    tybalt.take()
+    tybalt.send(message(to="juliet@example.org", body="again", type="chat"))
+    assert errorCondition(tybalt.take()[0]) == "service-unavailable"
+    assert balcony.take() == [] and chamber.take() == []
 
 
 def test_cacheSeesEveryResourceChange(harness):
