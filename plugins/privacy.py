@@ -400,7 +400,8 @@ class PrivacyService:
     def _presenceVerdicts(self, privacy):
         """
         For each available resource and each contact subscribed to the
-        user: whether the lists deny the resource's presence to it.
+        user or given directed presence by the resource (RFC 6121 section
+        4.6): whether the lists deny the resource's presence to it.
         """
         roster = self.roster.cached(privacy.user)
         if roster is None:
@@ -409,7 +410,8 @@ class PrivacyService:
         verdicts = {}
         for session in self.presence.availableSessions(privacy.user):
             rules = self.guard.rulesFor(privacy, session)
-            for contact in contacts:
+            directed = [parseJID(t) for t in stateOf(session).directed]
+            for contact in contacts + directed:
                 verdicts[session, contact] = rules.denies(
                     PRESENCE_OUT, contact, roster)
         return verdicts

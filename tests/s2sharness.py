@@ -496,7 +496,8 @@ class EjabberdServer:
 
     ejabberd's resolver is Erlang's C{inet_res}: an C{inetrc} file
     (C{ERL_INETRC}) points it at the loopback DNS server only, for SRV
-    and A lookups alike (RFC 6120 section 3.2), with recursion off
+    lookups (RFC 6120 section 3.2.1; ejabberd resolves the SRV targets
+    with C{net:getaddrinfo}, the system's resolver), with recursion off
     (C{inet_db:set_recurse(false)}, not settable in C{inetrc}): OTP 25
     rejects answers whose RD bit differs from the query's, and the
     loopback server, authoritative only, answers with RD clear.

@@ -977,3 +977,25 @@ def test_storedRequestFromBlockedContactNotShownAgain(harness):
     fourth.send(presence())
     assert [r["from"] for r in _subscribeRequests(fourth)] == [
         "tybalt@example.net"]
+
+
+def test_blockingTellsDirectedPresenceRecipients(harness):
+    """
+    An entity that got directed presence (not a roster contact) and is
+    then blocked receives unavailable presence from the resource, as a
+    blocked subscriber does (XEP-0191 section 3.3); unblocking sends the
+    resource's current presence again.
+    """
+    juliet = online(harness, "juliet@example.org/balcony", lists=False)
+    tybalt = online(harness, "tybalt@example.net/pda", lists=False)
+    juliet.send(presence(to="tybalt@example.net/pda"))
+    assert [e["from"] for e in tybalt.take()] == [
+        "juliet@example.org/balcony"]
+    assertResult(blocking(juliet, "set", "block", ["tybalt@example.net"]))
+    received = tybalt.take()
+    assert [(e.getAttribute("type"), e["from"]) for e in received] == [
+        ("unavailable", "juliet@example.org/balcony")]
+    assertResult(blocking(juliet, "set", "unblock", ["tybalt@example.net"]))
+    received = tybalt.take()
+    assert [(e.getAttribute("type"), e["from"]) for e in received] == [
+        (None, "juliet@example.org/balcony")]
