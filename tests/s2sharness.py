@@ -5,7 +5,8 @@ own config file, a loopback DNS server, and slixmpp clients that record
 messages and presence.
 
 Set C{KEEP_PROSODY=1} to keep each Prosody's directory (config, log) in
-C{/tmp/prosody-*} after the tests, for debugging.
+C{/tmp/prosody-*} after the tests, for debugging; C{KEEP_EJABBERD=1}
+does the same for ejabberd's (C{/tmp/ejabberd-*}).
 """
 
 import asyncio
@@ -484,8 +485,13 @@ def ejabberdLibraries():
 
 
 def ejabberdInstalled():
+    """
+    Whether Debian's C{ejabberd} and C{erlang-p1-sqlite3} are installed.
+    """
+    import glob
     return shutil.which("ejabberdctl") is not None and \
-        ejabberdLibraries() is not None
+        ejabberdLibraries() is not None and \
+        bool(glob.glob("/usr/lib/erlang/lib/p1_sqlite3-*"))
 
 
 class EjabberdServer:
@@ -600,6 +606,21 @@ class EjabberdServer:
                 return f.read()
         except OSError:
             return ""
+
+    def searchLog(self, pattern, timeout=10):
+        """
+        Wait until C{pattern} (a regular expression) matches the log,
+        which ejabberd's logger writes out a while after the event.
+
+        @return: the match, or C{None} after C{timeout} seconds.
+        """
+        import re
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.logText())
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
 
     def stop(self):
         if self.process is not None and self.process.poll() is None:

@@ -14,6 +14,7 @@ C{getaddrinfo}.
 """
 
 import os
+import re
 import ssl
 
 import pytest
@@ -50,7 +51,11 @@ class Federation:
         caFile = self.ca.writeCA(directory)
         ejabberdCertificate = self.ca.writeDomain(directory, EJABBERD)
         if verified:
-            certificate = self.ca.writeDomain(directory, JABBERD)
+            # dNSName only: p1_xmpp 1.6.1 (ejabberd 23.01) crashes the
+            # stream (badarg in xmpp_stream_pkix:get_domains_from_san)
+            # on a certificate carrying an id-on-xmppAddr otherName.
+            certificate = self.ca.writeDomain(directory, JABBERD,
+                                              names=[JABBERD])
             jabberdTrusts = caFile
         else:
             # jabberd keeps its self-signed certificate, which ejabberd
@@ -157,6 +162,13 @@ def _assertAuthenticated(federation):
     how = "SASL EXTERNAL" if federation.variant == "verified" else "dialback"
     assert "%s authenticated to %s (%s)" % (JABBERD, EJABBERD, how) in log
     assert "%s authenticated to %s (%s)" % (EJABBERD, JABBERD, how) in log
+    mechanism = "EXTERNAL" if federation.variant == "verified" else "dialback"
+    for direction, pair in (("inbound", (JABBERD, EJABBERD)),
+                            ("outbound", (EJABBERD, JABBERD))):
+        assert federation.ejabberd.searchLog(
+            r"\(tls\|[^)]*\) Accepted %s s2s %s authentication %s -> %s " % (
+                (direction, mechanism) + tuple(map(re.escape, pair)))), \
+            direction
 
 
 def test_subscriptionBothWaysAndPresence(federation):
