@@ -637,3 +637,53 @@ class EjabberdServer:
 
     def route(self):
         return "%s:%d" % (self.address, self.s2sPort)
+
+
+# -- interop scenarios shared by the Prosody and ejabberd tests ---------------
+
+
+async def loginBoth(local, remote):
+    """
+    Log both clients in, fetch their rosters and send initial presence.
+    """
+    for client in (local, remote):
+        await client.login()
+    for client in (local, remote):
+        await client.get_roster()
+        client.send_presence()
+    return local, remote
+
+
+async def chatBothWays(local, remote, timeout=20):
+    """
+    A chat message to the remote user's bare JID and an answer to the
+    local user's full JID, each received stamped with the sender's full
+    JID.
+    """
+    exchanges = ((local, remote, remote.boundjid.bare, "hello over s2s"),
+                 (remote, local, str(local.boundjid), "and back"))
+    for sender, recipient, to, body in exchanges:
+        sender.send_message(mto=to, mbody=body, mtype="chat")
+        message = await recipient.nextMessage(timeout)
+        assert (message["body"], str(message["from"])) == (
+            body, str(sender.boundjid))
+
+
+async def befriend(local, remote, timeout=20):
+    """
+    C{local} subscribes to C{remote}, whose client approves and subscribes
+    back: both rosters end in C{both}, and a presence change of each
+    reaches the other.
+    """
+    localBare, remoteBare = local.boundjid.bare, remote.boundjid.bare
+    local.send_presence_subscription(pto=remoteBare)
+    assert await local.subscriptionWith(remoteBare, "both") == "both"
+    assert await remote.subscriptionWith(localBare, "both") == "both"
+    remote.send_presence(pshow="away", pstatus="in a meeting")
+    presence = await local.presenceFrom(remoteBare, show="away",
+                                        timeout=timeout)
+    assert presence["status"] == "in a meeting"
+    local.send_presence(pshow="dnd")
+    presence = await remote.presenceFrom(localBare, show="dnd",
+                                         timeout=timeout)
+    assert str(presence["from"]) == str(local.boundjid)

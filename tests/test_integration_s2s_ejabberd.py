@@ -22,6 +22,7 @@ import pytest
 from harness import runScenario
 
 from s2sharness import (
+    befriend, chatBothWays, loginBoth,
     DNSServer, EjabberdServer, FederatedServer, PeerClient, combinedCAFile,
     ejabberdInstalled)
 from testca import CertificateAuthority
@@ -122,34 +123,14 @@ def federation(request, tmp_path_factory):
         running.stop()
 
 
-async def _both(federation):
-    alice = await federation.alice().login()
-    dave = await federation.dave().login()
-    for client in (alice, dave):
-        await client.get_roster()
-        client.send_presence()
-    return alice, dave
-
-
 def test_messagesBothWays(federation):
     """
     A chat message from jabberd reaches ejabberd's user and his answer
     comes back, each stamped with the sender's full JID.
     """
     async def scenario():
-        alice, dave = await _both(federation)
-        alice.send_message(mto="dave@" + EJABBERD, mbody="hi dave",
-                           mtype="chat")
-        message = await dave.nextMessage(20)
-        assert (message["body"], str(message["from"])) == (
-            "hi dave", "alice@%s/phone" % JABBERD)
-        dave.send_message(mto="alice@%s/phone" % JABBERD,
-                          mbody="hi alice", mtype="chat")
-        reply = await alice.nextMessage(20)
-        assert (reply["body"], str(reply["from"])) == (
-            "hi alice", "dave@%s/desk" % EJABBERD)
-        alice.disconnect()
-        dave.disconnect()
+        alice, dave = await loginBoth(federation.alice(), federation.dave())
+        await chatBothWays(alice, dave)
     run(scenario())
     _assertAuthenticated(federation)
 
@@ -178,20 +159,6 @@ def test_subscriptionBothWaysAndPresence(federation):
     of presence reaches the other server's user.
     """
     async def scenario():
-        alice, dave = await _both(federation)
-        alice.send_presence_subscription(pto="dave@" + EJABBERD)
-        assert await alice.subscriptionWith("dave@" + EJABBERD,
-                                            "both") == "both"
-        assert await dave.subscriptionWith("alice@" + JABBERD,
-                                           "both") == "both"
-        dave.send_presence(pshow="away", pstatus="in a meeting")
-        presence = await alice.presenceFrom("dave@" + EJABBERD, show="away",
-                                            timeout=20)
-        assert presence["status"] == "in a meeting"
-        alice.send_presence(pshow="dnd")
-        presence = await dave.presenceFrom("alice@" + JABBERD, show="dnd",
-                                           timeout=20)
-        assert str(presence["from"]) == "alice@%s/phone" % JABBERD
-        alice.disconnect()
-        dave.disconnect()
+        alice, dave = await loginBoth(federation.alice(), federation.dave())
+        await befriend(alice, dave)
     run(scenario())

@@ -20,6 +20,7 @@ import pytest
 from harness import runScenario
 
 from s2sharness import (
+    befriend, chatBothWays, loginBoth,
     DNSServer, FederatedServer, PeerClient, ProsodyServer, combinedCAFile,
     prosodyInstalled)
 from testca import CertificateAuthority
@@ -111,34 +112,14 @@ def federation(request, tmp_path_factory):
     running.stop()
 
 
-async def _both(federation):
-    alice = await federation.alice().login()
-    carol = await federation.carol().login()
-    for client in (alice, carol):
-        await client.get_roster()
-        client.send_presence()
-    return alice, carol
-
-
 def test_messagesBothWays(federation):
     """
     A chat message from jabberd reaches Prosody's user and her answer
     comes back, each stamped with the sender's full JID.
     """
     async def scenario():
-        alice, carol = await _both(federation)
-        alice.send_message(mto="carol@" + PROSODY, mbody="hi carol",
-                           mtype="chat")
-        message = await carol.nextMessage(20)
-        assert (message["body"], str(message["from"])) == (
-            "hi carol", "alice@%s/phone" % JABBERD)
-        carol.send_message(mto="alice@%s/phone" % JABBERD,
-                           mbody="hi alice", mtype="chat")
-        reply = await alice.nextMessage(20)
-        assert (reply["body"], str(reply["from"])) == (
-            "hi alice", "carol@%s/laptop" % PROSODY)
-        alice.disconnect()
-        carol.disconnect()
+        alice, carol = await loginBoth(federation.alice(), federation.carol())
+        await chatBothWays(alice, carol)
     run(scenario())
     _assertAuthenticated(federation)
 
@@ -167,20 +148,6 @@ def test_subscriptionBothWaysAndPresence(federation):
     of presence reaches the other server's user.
     """
     async def scenario():
-        alice, carol = await _both(federation)
-        alice.send_presence_subscription(pto="carol@" + PROSODY)
-        assert await alice.subscriptionWith("carol@" + PROSODY,
-                                            "both") == "both"
-        assert await carol.subscriptionWith("alice@" + JABBERD,
-                                            "both") == "both"
-        carol.send_presence(pshow="away", pstatus="in a meeting")
-        presence = await alice.presenceFrom("carol@" + PROSODY, show="away",
-                                            timeout=20)
-        assert presence["status"] == "in a meeting"
-        alice.send_presence(pshow="dnd")
-        presence = await carol.presenceFrom("alice@" + JABBERD, show="dnd",
-                                            timeout=20)
-        assert str(presence["from"]) == "alice@%s/phone" % JABBERD
-        alice.disconnect()
-        carol.disconnect()
+        alice, carol = await loginBoth(federation.alice(), federation.carol())
+        await befriend(alice, carol)
     run(scenario())
