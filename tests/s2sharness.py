@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import pytest
+
 from dnsserver import zoneSource
 from harness import PASSWORD, Client, RunningServer, freePort, tomlValue
 
@@ -687,3 +689,14 @@ async def befriend(local, remote, timeout=20):
     presence = await remote.presenceFrom(localBare, show="dnd",
                                          timeout=timeout)
     assert str(presence["from"]) == str(local.boundjid)
+
+
+def requirePeer(installed, name):
+    """
+    The marker for tests that need a peer server from Debian's packages:
+    outside CI a developer without it may skip them; in CI (whose
+    C{.ci/run} installs it) a missing peer must fail them, never skip.
+    """
+    return pytest.mark.skipif(
+        not installed() and os.environ.get("CI") != "true",
+        reason="%s is not installed (.ci/run installs it)" % (name,))

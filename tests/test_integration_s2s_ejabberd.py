@@ -13,7 +13,6 @@ target is C{localhost}, since ejabberd resolves targets with the system's
 C{getaddrinfo}.
 """
 
-import os
 import re
 import ssl
 
@@ -22,17 +21,14 @@ import pytest
 from harness import runScenario
 
 from s2sharness import (
-    befriend, chatBothWays, loginBoth,
+    befriend, chatBothWays, loginBoth, requirePeer,
     DNSServer, EjabberdServer, FederatedServer, PeerClient, combinedCAFile,
     ejabberdInstalled)
 from testca import CertificateAuthority
 
 pytestmark = [
     pytest.mark.integration,
-    # Outside CI a developer without ejabberd may skip these; in CI (which
-    # installs it) a missing ejabberd must fail them, never skip.
-    pytest.mark.skipif(not ejabberdInstalled() and os.environ.get("CI") != "true",
-                       reason="ejabberd is not installed (.ci/run installs it)"),
+    requirePeer(ejabberdInstalled, "ejabberd"),
 ]
 
 JABBERD, EJABBERD = "jabberd.example", "ejabberd.example"

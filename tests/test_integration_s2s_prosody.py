@@ -13,24 +13,20 @@ libunbound resolver forwards.
 import re
 import ssl
 
-import os
 
 import pytest
 
 from harness import runScenario
 
 from s2sharness import (
-    befriend, chatBothWays, loginBoth,
+    befriend, chatBothWays, loginBoth, requirePeer,
     DNSServer, FederatedServer, PeerClient, ProsodyServer, combinedCAFile,
     prosodyInstalled)
 from testca import CertificateAuthority
 
 pytestmark = [
     pytest.mark.integration,
-    # Outside CI a developer without Prosody may skip these; in CI (which
-    # installs it) a missing Prosody must fail them, never skip.
-    pytest.mark.skipif(not prosodyInstalled() and os.environ.get("CI") != "true",
-                       reason="prosody is not installed (.ci/run installs it)"),
+    requirePeer(prosodyInstalled, "prosody"),
 ]
 
 JABBERD, PROSODY = "jabberd.example", "prosody.example"
