@@ -279,6 +279,10 @@ def main(argv=None):
         printTables(results, workloads, settings)
         return 0
     workdir = args.workdir or tempfile.mkdtemp(prefix="jabberd-bench-")
+    # mkdtemp makes the directory private to us; the anchors run as their
+    # own system users and must reach their directories inside it.
+    os.makedirs(workdir, exist_ok=True)
+    os.chmod(workdir, 0o755)
     loadBinary, stubBinary = build(os.path.join(HERE, "build"))
     info = machine()
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731

@@ -239,6 +239,8 @@ class Jabberd(Server):
     def provision(self):
         with open(self.configPath, "w") as f:
             f.write(self.configText())
+        # A kept --workdir may hold an earlier run's accounts.
+        shutil.rmtree(os.path.join(self.directory, "data"), ignore_errors=True)
         sys.path.insert(0, REPOSITORY)
         from jabberdaccounts import provisionJabberd  # needs the repository
         provisionJabberd(self.configPath, self.layout)

@@ -513,6 +513,8 @@ OPTIONS = (
     _O("log_level", str, "info", GLOBAL, 'Least severe level logged: "debug", "info", "warn" or "error".', oneOf("debug", "info", "warn", "error")),
     _O("pidfile", str, _underDataDir("jabberd.pid"), GLOBAL, "File the daemon writes its process id to.", absolutePath),
     _O("jid_cache_size", int, 10000, GLOBAL, "Number of prepared JIDs kept in memory (0 disables the cache).", atLeast(0)),
+    _O("credential_cache_size", int, 10000, GLOBAL, "Logins' SCRAM credentials kept in memory per domain (0 disables the cache).", atLeast(0)),
+    _O("credential_cache_ttl", float, 600.0, GLOBAL, "Seconds a cached credential is trusted before the database is asked again.", above(0)),
     _O("auth_failure_delay", float, 0.5, GLOBAL, "Seconds to wait before answering a failed authentication; grows per failure.", atLeast(0)),
     _O("auth_failure_max_delay", float, 10.0, GLOBAL, "Upper bound in seconds for the failed-authentication delay.", atLeast(0)),
     _O("max_connections_per_address", int, 32, GLOBAL, "Simultaneous client connections allowed from one IP address.", atLeast(1)),

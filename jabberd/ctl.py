@@ -7,6 +7,10 @@ run the same SQL functions as the server's L{SQLUserStore}, synchronously
 (L{Database.runNow}).  Passwords never reach the database: each becomes one
 salted, iterated SCRAM credential per mechanism (RFC 5802 section 3).
 
+The account commands that change credentials then tell a running server
+(C{SIGUSR2}, found through its pidfile) to forget the credentials it
+cached for logins (L{jabberd.credcache}), so the change applies at once.
+
 C{check} validates a configuration before a (re)start; C{db upgrade} applies
 schema migrations; C{reload} asks a running server to re-read its
 configuration (SIGHUP).
@@ -146,6 +150,24 @@ def requireUser(database, username, domain):
         raise CtlError(f"no such user: {username}@{domain}")
 
 
+def tellServerAccountsChanged(config):
+    """
+    Signal a running server (C{SIGUSR2}) to forget its cached login
+    credentials.  No server running is fine: it reads the database when it
+    starts.  A server we may not signal is told to the operator, with how
+    long the old credentials may still be accepted.
+    """
+    try:
+        pid = readPidfile(config.pidfile)
+        os.kill(pid, signal.SIGUSR2)
+    except (CtlError, ProcessLookupError):
+        return
+    except PermissionError:
+        print(f"jabberctl: not allowed to signal jabberd (pid {pid}); it may accept "
+              f"the old credentials for up to {config.credentialCacheTtl:g} s",
+              file=sys.stderr)
+
+
 def cmdAdduser(args):
     """
     Create an account with a password.
@@ -161,6 +183,7 @@ def cmdAdduser(args):
         except users.UserExists:
             raise CtlError(f"user already exists: {username}@{domain}") from None
     print(f"created {username}@{domain}")
+    tellServerAccountsChanged(config)
 
 
 def cmdPasswd(args):
@@ -177,6 +200,7 @@ def cmdPasswd(args):
         except users.NoSuchUser:
             raise CtlError(f"no such user: {username}@{domain}") from None
     print(f"changed the password of {username}@{domain}")
+    tellServerAccountsChanged(config)
 
 
 def cmdDeluser(args):
@@ -191,6 +215,7 @@ def cmdDeluser(args):
         except users.NoSuchUser:
             raise CtlError(f"no such user: {username}@{domain}") from None
     print(f"deleted {username}@{domain}")
+    tellServerAccountsChanged(config)
 
 
 def cmdUsers(args):

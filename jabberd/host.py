@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from jabberd.bus import (
     DELIVERY_KEYS, HOST_STOPPING, SESSION_BINDING, Bus, Phase)
 from jabberd.context import POSTAUTH, PREAUTH, HostContext
+from jabberd.credcache import CachingUserStore
 from jabberd.delivery import installDelivery
 from jabberd.errors import StanzaError
 from jabberd.jid import parseJID
@@ -57,7 +58,9 @@ class VirtualHost:
         self.streamFeatures = {PREAUTH: [], POSTAUTH: []}
         self.plugins = {}
         self.services = {}
-        self.accounts = self.openStore(IUserStore)
+        self.accounts = CachingUserStore(
+            self.openStore(IUserStore), self.reactor,
+            server.config.credentialCacheSize, server.config.credentialCacheTtl)
         self._pending = {}
         self._ids = itertools.count(1)
         installDelivery(self)

@@ -169,7 +169,19 @@ class Server:
             else:
                 self.addHost(hostConfig, plugins[domain])
         self._reloadComponents(config)
+        for host in self.hosts.values():
+            host.accounts.configure(config.credentialCacheSize,
+                                    config.credentialCacheTtl)
         self.config = config
+
+    def forgetCredentials(self):
+        """
+        Accounts changed outside this process (C{jabberctl}): drop every
+        host's cached login credentials.
+        """
+        for host in self.hosts.values():
+            host.accounts.forgetAll()
+        log.info("cached credentials forgotten")
 
     def _loadCertificateChecked(self, hostConfig):
         if hostConfig.tlsCertificate is not None:

@@ -28,7 +28,8 @@ log = Logger()
 
 class JabberdService(service.MultiService):
     """
-    The database, the server and its listeners; reloads on C{SIGHUP}.
+    The database, the server and its listeners; reloads on C{SIGHUP} and
+    forgets cached login credentials on C{SIGUSR2} (sent by C{jabberctl}).
     """
 
     def __init__(self, config, reactor, observer=None):
@@ -70,6 +71,7 @@ class JabberdService(service.MultiService):
         service.MultiService.startService(self)
         self._writePidfile()
         signal.signal(signal.SIGHUP, self._sighup)
+        signal.signal(signal.SIGUSR2, self._sigusr2)
         log.info("jabberd started: {hosts}",
                  hosts=", ".join(sorted(self.server.hosts)))
 
@@ -80,6 +82,9 @@ class JabberdService(service.MultiService):
 
     def _sighup(self, signum, frame):
         self.reactor.callFromThread(self.reload)
+
+    def _sigusr2(self, signum, frame):
+        self.reactor.callFromThread(self.server.forgetCredentials)
 
     def reload(self):
         """

@@ -467,3 +467,58 @@ def test_repeatedFailuresSlowedDown(server):
     assert re.search(r"<stream:error><policy-violation ", rest), rest
     assert rest.endswith("</stream:stream>")
     stream.close()
+
+
+# -- Cached credentials (jabberd.credcache) ------------------------------------
+
+
+def _scramAs(server, user, password):
+    forgiven(server)
+    stream, _ = tlsStream(server)
+    try:
+        return scramLogin(stream, "SCRAM-SHA-256", user, password)[0]
+    finally:
+        stream.close()
+
+
+def _forgottenAfter(server, command):
+    """
+    Run a C{jabberctl} command and wait until the server says it dropped
+    its cached credentials, as C{jabberctl} signals it to.
+    """
+    before = server.logText().count("cached credentials forgotten")
+    result = server.ctl(*command[:-1], stdin=command[-1] + "\n")
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 10
+    while server.logText().count("cached credentials forgotten") == before:
+        assert time.monotonic() < deadline, "jabberctl did not signal"
+        time.sleep(0.05)
+
+
+def test_jabberctlPasswdAppliesAtOnce(server):
+    """
+    Logins are answered from cached credentials, yet a password changed
+    with C{jabberctl passwd} while the server runs takes effect at once:
+    the old one fails, the new one works.
+    """
+    server.adduser("frank@localhost", "first password")
+    assert _scramAs(server, "frank", "first password") == "success"
+    _forgottenAfter(server, ("passwd", "frank@localhost", "--password-stdin",
+                             "second password"))
+    assert _scramAs(server, "frank", "first password") == "failure"
+    assert _scramAs(server, "frank", "second password") == "success"
+
+
+def test_jabberctlDeluserAndAdduserApplyAtOnce(server):
+    """
+    A deleted account cannot log in with its cached credentials, and an
+    account created again (after a login attempt cached "no such user")
+    can log in at once.
+    """
+    server.adduser("gina@localhost", "first password")
+    assert _scramAs(server, "gina", "first password") == "success"
+    _forgottenAfter(server, ("deluser", "gina@localhost", ""))
+    assert _scramAs(server, "gina", "first password") == "failure"
+    _forgottenAfter(server, ("adduser", "gina@localhost", "--password-stdin",
+                             "second password"))
+    assert _scramAs(server, "gina", "second password") == "success"

@@ -12,7 +12,7 @@ Every store is bound to one domain.  The SQL functions (C{*Txn}) are
 public so the CLI can run them synchronously with L{Database.runNow}.
 """
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from twisted.internet.defer import maybeDeferred, succeed
 from zope.interface import Attribute, Interface, implementer
@@ -193,19 +193,24 @@ def createUserTxn(connection, domain, username, credentials):
     _insertCredentials(connection, domain, username, credentials)
 
 
+#: Built once: constructing a SQLAlchemy statement costs more than running
+#: this one on SQLite.
+_credentialQuery = select(
+    userCredentials.c.salt, userCredentials.c.iterations,
+    userCredentials.c.stored_key, userCredentials.c.server_key,
+).where(
+    (userCredentials.c.domain == bindparam("domain"))
+    & (userCredentials.c.username == bindparam("username"))
+    & (userCredentials.c.mechanism == bindparam("mechanism"))
+)
+
+
 def getCredentialTxn(connection, domain, username, mechanism):
     """
     The credential of an account for C{mechanism}, or C{None}.
     """
-    table = userCredentials
-    query = select(
-        table.c.salt, table.c.iterations, table.c.stored_key, table.c.server_key
-    ).where(
-        (table.c.domain == domain)
-        & (table.c.username == username)
-        & (table.c.mechanism == mechanism)
-    )
-    row = connection.execute(query).first()
+    row = connection.execute(_credentialQuery, dict(
+        domain=domain, username=username, mechanism=mechanism)).first()
     if row is None:
         return None
     return ScramCredential(
