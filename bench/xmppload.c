@@ -12,8 +12,9 @@
  *   latency   open loop at a fixed --rate; reports percentiles.
  *   presence  closed loop: each client keeps --window presence updates in
  *             flight; an update is done when all --fanout contacts got it.
- *   logins    --clients concurrent connections log in and leave at once;
- *             completed logins/s.
+ *   logins    --concurrency connections log in and leave at once, as
+ *             random accounts of --clients; completed logins/s.  Every
+ *             account logs in once first, before the clock starts.
  *   idle      logs in --warm sessions, says WARM, waits for a line on
  *             stdin, logs in --clients more, says READY, and holds them
  *             until stdin closes (for memory per idle session).
@@ -365,6 +366,21 @@ static void presenceReceived(Client *c, const char *el, size_t len)
 
 /* ---- the login state machine ----------------------------------------- */
 
+/* logins: the next account of the pass in which every account logs in once,
+ * in turn, before the clock starts; -1 outside that pass. */
+static int warmNext = -1;
+
+/* logins: start c's next login, if the run goes on: the next account of the
+ * warm-up pass, or during the clock a random one. */
+static void nextLogin(Client *c)
+{
+    if (warmNext >= 0) {
+        if (warmNext < opt.clients) startClient(c, opt.first + warmNext++);
+    } else if (nowNs() < tEnd) {
+        startClient(c, opt.first + (int)(nextRandom() % (unsigned)opt.clients));
+    }
+}
+
 static void loginDone(Client *c)
 {
     long long now = nowNs();
@@ -376,7 +392,7 @@ static void loginDone(Client *c)
         c->state = S_READY;
         ready++;
         closeClient(c);
-        if (now < tEnd) startClient(c, opt.first + (int)(nextRandom() % (unsigned)opt.clients));
+        nextLogin(c);
         return;
     }
     sendf(c, "<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>");
@@ -452,8 +468,7 @@ static void lost(Client *c)
 {
     if (c->state == S_READY) st.disconnects++; else st.failures++;
     closeClient(c);
-    if (mode("logins") && nowNs() < tEnd)
-        startClient(c, opt.first + (int)(nextRandom() % (unsigned)opt.clients));
+    if (mode("logins")) nextLogin(c);
 }
 
 static void readable(Client *c)
@@ -592,8 +607,17 @@ static void runOpenLoop(void)
 
 static void runLogins(void)
 {
-    for (int i = 0; i < nClients; i++)
-        startClient(&clients[i], opt.first + (int)(nextRandom() % (unsigned)opt.clients));
+    /* Every account logs in and leaves once before the clock starts, so that
+     * each server's caches (credentials, rosters) hold what a long-running
+     * server's would, whatever the server. */
+    warmNext = 0;
+    long long deadline = nowNs() + 120000000000LL;
+    for (int i = 0; i < nClients; i++) nextLogin(&clients[i]);
+    while (connecting > 0 && nowNs() < deadline) pump(10);
+    warmNext = -1;
+    ready = 0;
+    startClock();
+    for (int i = 0; i < nClients; i++) nextLogin(&clients[i]);
     while (phase < 2) pump(10);
 }
 
@@ -725,7 +749,7 @@ int main(int argc, char **argv)
         settle(opt.settle);
     }
     double setup = (nowNs() - setupStart) / 1e9;
-    startClock();
+    if (!mode("logins")) startClock();
     if (mode("messages") || mode("presence")) runClosedLoop(mode("presence"));
     else if (mode("latency")) runOpenLoop();
     else if (mode("logins")) runLogins();

@@ -14,23 +14,23 @@ import secrets
 
 from twisted.internet import protocol
 from twisted.internet.interfaces import ISSLTransport
-from twisted.logger import Logger
 from twisted.words.xish import domish
 from zope.interface import implementer
 
 from jabberd.bus import (
     SESSION_BOUND, SESSION_CLOSED, STANZA_KEYS, Address, Kind, Phase)
-from jabberd.context import POSTAUTH, PREAUTH
 from jabberd.errors import StanzaError, StreamError
 from jabberd.jid import InvalidJID, makeJID, parseJID, prepDomain
+from jabberd.logsetup import Logger
 from jabberd.ratelimit import ReadLimiter
 from jabberd.sasl import Challenge, SASLFailure, SASLServer, Success
 from jabberd.sessions import ISession
 from jabberd.stanza import Stanza, checkIQ
 from jabberd.streamfeatures import (
     NS_BIND, NS_SASL, NS_SESSION, NS_TLS, StreamChannelBinding,
-    authFeatures, boundFeatures, tlsFeatures)
-from jabberd.xml import NS_CLIENT, NS_XML, serialize, streamHeader
+    clientFeaturesText)
+from jabberd.xml import (
+    NS_CLIENT, NS_XML, escapeAttribute, escapeText, serialize, streamHeader)
 from jabberd.xmlparser import XMLStreamParser
 
 log = Logger()
@@ -251,20 +251,10 @@ class ClientStream(protocol.Protocol):
         self.host = host
 
     def _sendFeatures(self):
-        features = domish.Element(("http://etherx.jabber.org/streams",
-                                   "features"))
         requireTLS = self.host.config.c2sRequireEncryption
-        if not self.encrypted:
-            features.addChild(tlsFeatures(requireTLS))
-        if self.user is None:
-            if self.encrypted or not requireTLS:
-                self._sasl = self._makeSASL()
-                for child in authFeatures(self, self._sasl, PREAUTH):
-                    features.addChild(child)
-        else:
-            for child in boundFeatures(self, POSTAUTH):
-                features.addChild(child)
-        self.send(serialize(features, NS_CLIENT))
+        if self.user is None and (self.encrypted or not requireTLS):
+            self._sasl = self._makeSASL()
+        self.send(clientFeaturesText(self, self._sasl, requireTLS))
 
     def _streamEnded(self):
         self._closeStream()
@@ -357,10 +347,11 @@ class ClientStream(protocol.Protocol):
                  address=self.address)
 
     def _sendSASL(self, name, data):
-        element = domish.Element((NS_SASL, name))
-        if data is not None:
-            element.addContent(base64.b64encode(data).decode("ascii") or "=")
-        self.send(serialize(element, NS_CLIENT))
+        if data is None:
+            self.send("<%s xmlns='%s'/>" % (name, NS_SASL))
+            return
+        text = base64.b64encode(data).decode("ascii") or "="
+        self.send("<%s xmlns='%s'>%s</%s>" % (name, NS_SASL, text, name))
 
     def _saslError(self, reason):
         if reason.check(SASLFailure):
@@ -438,13 +429,13 @@ class ClientStream(protocol.Protocol):
         self.host.bus.fire(
             STANZA_KEYS[(Kind.IQ, Address.PREAUTH, Phase.INBOUND)], stanza)
 
-    def _resultFor(self, element, payload=None):
-        reply = domish.Element((None, "iq"))
-        reply["type"] = "result"
-        reply["id"] = element["id"]
-        if payload is not None:
-            reply.addChild(payload)
-        self.deliver(reply)
+    def _resultFor(self, element, payload=""):
+        """
+        Answer an IQ of this unbound stream with a result carrying
+        C{payload}, serialised XML.
+        """
+        head = "<iq type='result' id='%s'" % (escapeAttribute(element["id"]),)
+        self.send(head + (">" + payload + "</iq>" if payload else "/>"))
 
     # -- resource binding (RFC 6120 section 7) -----------------------------------------
 
@@ -478,9 +469,8 @@ class ClientStream(protocol.Protocol):
         bindSession(self.host, self)
         if self._timeout is not None and self._timeout.active():
             self._timeout.cancel()
-        result = domish.Element((NS_BIND, "bind"))
-        result.addElement("jid", content=jid.full())
-        self._resultFor(element, result)
+        self._resultFor(element, "<bind xmlns='%s'><jid>%s</jid></bind>" % (
+            NS_BIND, escapeText(jid.full())))
         log.info("session {jid} bound", jid=jid.full())
         self.host.bus.notify(SESSION_BOUND, self)
         held, self._held = self._held, None

@@ -27,12 +27,12 @@ import hmac
 import secrets
 
 from twisted.internet import protocol
-from twisted.logger import Logger
 from twisted.words.xish import domish
 
 from jabberd.bus import Kind
 from jabberd.errors import StanzaError, StreamError
 from jabberd.jid import InvalidJID, parseJID, prepDomain
+from jabberd.logsetup import Logger
 from jabberd.stanza import Stanza, checkIQ
 from jabberd.xml import NS_CLIENT, STANZA_NAMESPACES, serialize, streamHeader
 from jabberd.xmlparser import XMLStreamParser

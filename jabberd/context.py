@@ -7,10 +7,10 @@ it off on one host leaves nothing behind.
 """
 
 from twisted.internet import defer
-from twisted.logger import Logger
 
 from jabberd.bus import DELIVERY_KEYS, IQKey, Phase, Priority, STANZA_KEYS
 from jabberd.errors import StanzaError
+from jabberd.logsetup import Logger
 
 PREAUTH = "preauth"
 POSTAUTH = "postauth"

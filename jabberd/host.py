@@ -9,7 +9,6 @@ Hosts are added and removed at run time by the L{jabberd.server.Server}.
 import itertools
 
 from twisted.internet import defer
-from twisted.logger import Logger
 
 from jabberd.bus import (
     DELIVERY_KEYS, HOST_STOPPING, SESSION_BINDING, Bus, Phase)
@@ -18,6 +17,7 @@ from jabberd.credcache import CachingUserStore
 from jabberd.delivery import installDelivery
 from jabberd.errors import StanzaError
 from jabberd.jid import parseJID
+from jabberd.logsetup import Logger
 from jabberd.plugin import IDetachable
 from jabberd.sessions import SessionRegistry
 from jabberd.stanza import Stanza
@@ -76,12 +76,14 @@ class VirtualHost:
         Let plugins get ready for a session that is binding a resource
         (load its roster, ...).
 
-        @return: a L{Deferred} that fires when all are ready.
+        @return: a L{Deferred} that fires when all are ready: at once
+            when no plugin had to wait (everything was in memory).
         """
-        results = self.bus.gather(SESSION_BINDING, session)
-        return defer.gatherResults(
-            [defer.maybeDeferred(lambda r=r: r) for r in results],
-            consumeErrors=True)
+        waiting = [result for result in self.bus.gather(SESSION_BINDING, session)
+                   if isinstance(result, defer.Deferred)]
+        if not waiting:
+            return defer.succeed(None)
+        return defer.gatherResults(waiting, consumeErrors=True)
 
     def processOutbound(self, stanza):
         """

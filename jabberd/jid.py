@@ -305,6 +305,7 @@ def _idnaDomainpart(text):
     return domain
 
 
+@functools.lru_cache(maxsize=4096)
 def prepDomain(text):
     """
     Prepare and enforce a domainpart (RFC 7622 section 3.2).
@@ -321,6 +322,9 @@ def prepDomain(text):
     @return: the canonical domainpart.
     @rtype: L{str}
     @raise InvalidJID: if it is empty, too long or not a valid domain.
+
+    A server meets few domains (its own and its peers') over and over, so
+    results are remembered (4096 at most; the least recently used goes).
     """
     if text and text[-1] in _DOTS:
         text = text[:-1]

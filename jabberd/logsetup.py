@@ -5,6 +5,11 @@ and C{log_level}).
 
 Events carry their fields (C{domain}, C{jid}, C{address}, ...) so JSON
 output is machine-readable; stanza content is never logged.
+
+jabberd's modules log through L{Logger}, which drops an event below the
+configured level before it is built: every login logs three info events,
+and building, publishing and then filtering each out cost more than a
+tenth of a login's time under C{log_level = "warn"}.
 """
 
 import sys
@@ -12,6 +17,33 @@ import sys
 from twisted.logger import (
     FilteringLogObserver, LogLevel, LogLevelFilterPredicate,
     jsonFileLogObserver, textFileLogObserver)
+from twisted.logger import Logger as _TwistedLogger
+
+_PRIORITY = {level: rank for rank, level in enumerate(
+    (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error,
+     LogLevel.critical))}
+
+#: The least severe level any of our observers writes.
+_threshold = [LogLevel.debug]
+
+
+class Logger(_TwistedLogger):
+    """
+    A L{twisted.logger.Logger} that does nothing for events less severe
+    than the server's C{log_level} (see L{setLevel}).
+    """
+
+    def emit(self, level, format=None, **kwargs):
+        if _PRIORITY.get(level, 0) < _PRIORITY[_threshold[0]]:
+            return
+        _TwistedLogger.emit(self, level, format, **kwargs)
+
+
+def setLevel(level):
+    """
+    Drop events below C{level} at their source, in every L{Logger}.
+    """
+    _threshold[0] = level
 
 
 def makeObserver(config, logfile=None):
@@ -25,5 +57,6 @@ def makeObserver(config, logfile=None):
     else:
         observer = textFileLogObserver(stream)
     level = LogLevel.levelWithName(config.logLevel)
+    setLevel(level)
     predicate = LogLevelFilterPredicate(defaultLogLevel=level)
     return FilteringLogObserver(observer, [predicate])

@@ -38,12 +38,12 @@ from scramp.utils import hmac as scramHmac
 from scramp.utils import xor
 from twisted.internet import threads
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Interface
 
 from jabberd.credentials import DEFAULT_ITERATIONS, ScramCredential, verifyPassword
 from jabberd.jid import InvalidJID, makeJID, parseJID
+from jabberd.logsetup import Logger
 
 #: Every mechanism this module implements, strongest first.
 SUPPORTED_MECHANISMS = (

@@ -7,7 +7,6 @@ host, remove a host, re-read certificates); the Twisted service tree that
 starts listeners around it lives in L{jabberd.service}.
 """
 
-from twisted.logger import Logger
 
 from jabberd.component import ComponentRoute
 from jabberd.config import ConfigError
@@ -15,6 +14,7 @@ from jabberd.errors import StanzaError
 from jabberd.host import VirtualHost
 from jabberd.jid import setCacheSize
 from jabberd.loader import resolvePlugins
+from jabberd.logsetup import Logger
 from jabberd.stanza import Stanza
 from jabberd.throttle import AuthThrottle
 from jabberd.tls import TLSContexts, ensureSelfSigned, loadCredentials

@@ -11,17 +11,18 @@ import os
 import signal
 
 from twisted.application import service, strports
-from twisted.logger import ILogObserver, Logger
+from twisted.logger import ILogObserver
 
 from jabberd.c2s import ClientStreamFactory
 from jabberd.component import ComponentStreamFactory
 from jabberd.config import ConfigError, loadConfig
 from jabberd.loader import discoverPlugins
-from jabberd.logsetup import makeObserver
+from jabberd.logsetup import Logger, makeObserver
 from jabberd.s2s.incoming import IncomingStreamFactory, directTLSFactory
 from jabberd.server import Server
 from jabberd.storage import Database, SchemaError, defaultRegistry
 from jabberd.tls import CertificateError
+from jabberd.transport import CoalescingListener
 
 log = Logger()
 
@@ -52,9 +53,13 @@ class JabberdService(service.MultiService):
                          directTLSFactory(federation))
 
     def _listen(self, descriptions, factory):
+        """
+        Listen on each endpoint description; TCP connections write once per
+        reactor turn (L{jabberd.transport}).
+        """
+        reactor = CoalescingListener(self.reactor)
         for description in descriptions:
-            listener = strports.service(description, factory,
-                                        reactor=self.reactor)
+            listener = strports.service(description, factory, reactor=reactor)
             listener.setServiceParent(self)
 
     def setServiceParent(self, parent):

@@ -3,17 +3,67 @@ Stream features a client stream offers (RFC 6120 section 4.3.2), and the
 stream's channel binding for SCRAM-PLUS.
 """
 
+from functools import lru_cache
+
 from twisted.words.xish import domish
 from zope.interface import implementer
 
+from jabberd.context import POSTAUTH, PREAUTH
 from jabberd.sasl import IChannelBinding
 from jabberd.tls import channelBindingData, supportedBindingTypes
+from jabberd.xml import NS_CLIENT, serialize
 
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
+
+
+def clientFeaturesText(stream, sasl, requireTLS):
+    """
+    The C{<stream:features/>} a client stream offers now, as text.
+
+    What the core offers depends only on the stream's stage, its TLS state
+    and the host's settings, so its text is built once per combination
+    (L{_coreFeaturesText}); only the plugins' features are asked for and
+    serialised per stream, since they may depend on the stream.
+
+    @param sasl: the stream's L{SASLServer} before authentication, or
+        C{None} where authentication must wait for TLS or is done.
+    """
+    if stream.user is not None:
+        core = _coreFeaturesText(True, stream.encrypted, requireTLS, None, ())
+        stage = POSTAUTH
+    elif sasl is not None:
+        core = _coreFeaturesText(False, stream.encrypted, requireTLS,
+                                 tuple(sasl.availableMechanisms()),
+                                 sasl.channelBindingTypes())
+        stage = PREAUTH
+    else:
+        # Only STARTTLS until TLS is on: plugins offer nothing yet.
+        core = _coreFeaturesText(False, stream.encrypted, requireTLS, None, ())
+        stage = None
+    plugins = "".join(serialize(element, NS_CLIENT)
+                      for element in _pluginFeatures(stream, stage))
+    return "<stream:features>" + core + plugins + "</stream:features>"
+
+
+@lru_cache(maxsize=64)
+def _coreFeaturesText(bound, encrypted, requireTLS, mechanisms, bindings):
+    """
+    The core's part of the features, serialised: STARTTLS until TLS is on
+    (section 5.4.1), then the SASL mechanisms (section 6.4.1) and XEP-0440
+    channel binding types; after authentication, resource binding.
+    """
+    elements = []
+    if not encrypted:
+        elements.append(tlsFeatures(requireTLS))
+    if bound:
+        elements.extend(boundFeatures())
+    elif mechanisms is not None:
+        elements.extend(authFeatures(mechanisms, bindings))
+    return "".join(serialize(element, NS_CLIENT) for element in elements)
 
 
 def tlsFeatures(required):
@@ -27,19 +77,18 @@ def tlsFeatures(required):
     return starttls
 
 
-def authFeatures(stream, sasl, stage):
+def authFeatures(mechanisms, bindings):
     """
-    The SASL mechanisms (section 6.4.1) and any plugin features offered
-    before authentication (e.g. XEP-0077 registration).
+    The SASL mechanisms (section 6.4.1) and the XEP-0440 channel binding
+    types, if there are any.
     """
-    mechanisms = domish.Element((NS_SASL, "mechanisms"))
-    for name in sasl.availableMechanisms():
-        mechanisms.addElement("mechanism", content=name)
-    features = [mechanisms]
-    bindings = sasl.channelBindingTypes()
+    element = domish.Element((NS_SASL, "mechanisms"))
+    for name in mechanisms:
+        element.addElement("mechanism", content=name)
+    features = [element]
     if bindings:
         features.append(channelBindingFeature(bindings))
-    return features + _pluginFeatures(stream, stage)
+    return features
 
 
 def channelBindingFeature(types):
@@ -52,20 +101,24 @@ def channelBindingFeature(types):
     return feature
 
 
-def boundFeatures(stream, stage):
+def boundFeatures():
     """
-    Resource binding (section 7.4), the legacy session feature marked
-    optional (RFC 3921 section 3 survives only as a no-op), and plugin
-    features for authenticated streams.
+    Resource binding (section 7.4) and the legacy session feature marked
+    optional (RFC 3921 section 3 survives only as a no-op).
     """
     bind = domish.Element((NS_BIND, "bind"))
     session = domish.Element((NS_SESSION, "session"))
     session.addElement("optional")
-    return [bind, session] + _pluginFeatures(stream, stage)
+    return [bind, session]
 
 
 def _pluginFeatures(stream, stage):
+    """
+    What the host's plugins offer at C{stage} (L{HostContext.addStreamFeature}).
+    """
     features = []
+    if stage is None:
+        return features
     for feature in stream.host.streamFeatures[stage]:
         element = feature(stream)
         if element is not None:

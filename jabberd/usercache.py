@@ -89,6 +89,21 @@ class UserStateCache:
         while len(self._recent) > self.size:
             self._recent.popitem(last=False)
 
+    def loadAndPin(self, user):
+        """
+        Keep the state of C{user}, who is getting a session, in memory:
+        pinned at once if it is there, else once it is read.
+
+        @return: C{None} if it was in memory, else a L{Deferred} that
+            fires when it is.
+        """
+        if self.cached(user) is not None:
+            self.pin(user)
+            return None
+        d = self.load(user)
+        d.addCallback(lambda state: self.pin(user))
+        return d
+
     def pin(self, user):
         """
         Keep the state of C{user} (a user with a session) in memory.

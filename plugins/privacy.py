@@ -77,7 +77,7 @@ class PrivacyService:
                 ("set", NS_BLOCKING, "unblock", self.unblockRequested)):
             context.handleIQ(type, namespace, name, handler, Address.BARE)
         for user in list(context.sessions.users()):
-            self._loadAndPin(user).addErrback(
+            defer.maybeDeferred(self.cache.loadAndPin, user).addErrback(
                 lambda f, user=user: context.log.failure(
                     "reading the privacy lists of {user}", f, user=user))
 
@@ -88,12 +88,7 @@ class PrivacyService:
         Read the user's lists before the session exists, so that every
         stanza it sends or receives is decided from memory.
         """
-        return self._loadAndPin(session.jid.user)
-
-    def _loadAndPin(self, user):
-        d = self.cache.load(user)
-        d.addCallback(lambda privacy: self.cache.pin(user))
-        return d
+        return self.cache.loadAndPin(session.jid.user)
 
     def sessionClosed(self, session, reason):
         user = session.jid.user

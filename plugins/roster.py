@@ -10,6 +10,7 @@ otherwise), so presence broadcasts never read the database.
 
 from dataclasses import replace
 
+from twisted.internet import defer
 from twisted.words.xish import domish
 from zope.interface import implementer
 
@@ -54,7 +55,7 @@ class RosterService:
         context.handleIQ("set", NS_ROSTER, "query", self.setReceived,
                          Address.BARE)
         for user in list(context.sessions.users()):
-            self._loadAndPin(user).addErrback(
+            defer.maybeDeferred(self.cache.loadAndPin, user).addErrback(
                 lambda f, user=user: context.log.failure(
                     "reading the roster of {user}", f, user=user))
 
@@ -77,16 +78,7 @@ class RosterService:
         Load and pin the roster before the session exists, so that
         everything the session does afterwards finds it in memory.
         """
-        return self._loadAndPin(session.jid.user)
-
-    def _loadAndPin(self, user):
-        """
-        Read the roster of a user with a session (one binding, or bound
-        when this plugin was attached by a reload) and keep it in memory.
-        """
-        d = self.cache.load(user)
-        d.addCallback(lambda roster: self.cache.pin(user))
-        return d
+        return self.cache.loadAndPin(session.jid.user)
 
     def sessionBound(self, session):
         self.cache.pin(session.jid.user)

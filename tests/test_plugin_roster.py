@@ -669,6 +669,27 @@ def test_cacheEvictsLeastRecent():
     assert cache.cached("a") is not None
 
 
+def test_cacheLoadAndPin():
+    """
+    A user getting a session has its state pinned: after the read if it
+    was not in memory, at once (no L{Deferred}) if it was.
+    """
+    store = SlowStore()
+    cache = UserStateCache(store, store.loadRoster, 1)
+    waiting = cache.loadAndPin("a")
+    assert not waiting.called
+    store.finish(Roster("a"))
+    assert waiting.called
+    cache.load("b")
+    store.finish(Roster("b"))
+    assert cache.cached("a") is not None, "pinned state was evicted"
+    assert cache.loadAndPin("b") is None
+    cache.load("c")
+    store.finish(Roster("c"))
+    assert cache.cached("b") is not None, "pinned state was evicted"
+    assert store.started == [("load", "a"), ("load", "b"), ("load", "c")]
+
+
 def test_failedWriteIsLogged():
     """
     A failed store write is logged; later writes of the user still run.

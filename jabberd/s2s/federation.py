@@ -10,9 +10,9 @@ L{jabberd.s2s.incoming.IncomingStream}.
 """
 
 from twisted.internet import defer
-from twisted.logger import Logger
 
 from jabberd.errors import StanzaError, StreamError
+from jabberd.logsetup import Logger
 from jabberd.s2s.connector import connectFirst
 from jabberd.s2s.contexts import S2SContexts
 from jabberd.s2s.identity import trustStore

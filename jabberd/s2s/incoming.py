@@ -14,12 +14,12 @@ ask us to verify a dialback key we issued (C{<db:verify/>}).
 import base64
 
 from twisted.internet import protocol
-from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.words.xish import domish
 
 from jabberd.errors import StanzaError, StreamError
 from jabberd.jid import InvalidJID, parseJID, prepDomain
+from jabberd.logsetup import Logger
 from jabberd.s2s.dialback import (
     NS_DIALBACK, dialbackFeature, dialbackXML, parseDialback)
 from jabberd.s2s.keys import keyMatches

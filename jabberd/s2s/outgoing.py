@@ -18,10 +18,10 @@ import base64
 
 from twisted.internet import defer, protocol
 from twisted.internet.error import ConnectionLost
-from twisted.logger import Logger
 from twisted.words.xish import domish
 
 from jabberd.errors import NS_STREAM, StreamError
+from jabberd.logsetup import Logger
 from jabberd.s2s.dialback import (
     NS_DIALBACK, dialbackXML, offersErrors, parseDialback)
 from jabberd.s2s.keys import dialbackKey

@@ -15,7 +15,8 @@ import enum
 from collections import deque
 
 from twisted.internet import defer
-from twisted.logger import Logger
+
+from jabberd.logsetup import Logger
 
 log = Logger()
 

@@ -8,10 +8,10 @@ import secrets
 
 from twisted.internet import protocol
 from twisted.internet.interfaces import ISSLTransport
-from twisted.logger import Logger
 from twisted.words.xish import domish
 
 from jabberd.errors import NS_STREAM, StreamError
+from jabberd.logsetup import Logger
 from jabberd.s2s.contexts import peerChain
 from jabberd.s2s.dialback import PREFIX_DECLARATION
 from jabberd.s2s.identity import NO_CERTIFICATE, verifyPeer
