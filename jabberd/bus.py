@@ -27,7 +27,19 @@ class Priority(enum.IntEnum):
     FALLBACK = 100
 
 
-class Kind(enum.Enum):
+class _Member(enum.Enum):
+    """
+    An enum whose members hash by identity.
+
+    Members are singletons compared by identity, so the identity hash is
+    correct; C{enum.Enum} hashes the member's name in a Python method
+    instead, and every bus lookup hashes three members.
+    """
+
+    __hash__ = object.__hash__
+
+
+class Kind(_Member):
     """
     The three stanza kinds (RFC 6120 section 8).
     """
@@ -37,7 +49,7 @@ class Kind(enum.Enum):
     IQ = "iq"
 
 
-class Address(enum.Enum):
+class Address(_Member):
     """
     How a stanza is addressed, from its C{to} (RFC 6121 section 8.5).
     """
@@ -54,7 +66,7 @@ class Address(enum.Enum):
     PREAUTH = "preauth"
 
 
-class Phase(enum.Enum):
+class Phase(_Member):
     """
     Where a stanza is being processed.
     """

@@ -112,10 +112,24 @@ def checkCharacters(text):
                          % (ord(match.group()),))
 
 
+# What may go out as it is (XML 1.0 characters without markup): most text
+# and attribute values, which then cost one search and no copy.
+_TEXT_NEEDS_WORK = re.compile(
+    "[^\u0009\u000a\u0020-\u0025\u0027-\u003b\u003d\u003f-\ud7ff"
+    "\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_ATTRIBUTE_NEEDS_WORK = re.compile(
+    "[^\u0020\u0021\u0023-\u0025\u0028-\u003b\u003d\u003f-\ud7ff"
+    "\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
 def escapeText(text):
     """
     Escape character data for the wire.
     """
+    if _TEXT_NEEDS_WORK.search(text) is None:
+        return text
     checkCharacters(text)
     if "&" in text:
         text = text.replace("&", "&amp;")
@@ -133,6 +147,8 @@ def escapeAttribute(value):
     """
     Escape an attribute value for single-quoted output.
     """
+    if _ATTRIBUTE_NEEDS_WORK.search(value) is None:
+        return value
     value = escapeText(value).replace("'", "&apos;").replace('"', "&quot;")
     if "\t" in value or "\n" in value:
         # Attribute-value normalisation would turn them into spaces.
