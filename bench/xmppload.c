@@ -615,7 +615,6 @@ static void runLogins(void)
     for (int i = 0; i < nClients; i++) nextLogin(&clients[i]);
     while (connecting > 0 && nowNs() < deadline) pump(10);
     warmNext = -1;
-    ready = 0;
     startClock();
     for (int i = 0; i < nClients; i++) nextLogin(&clients[i]);
     while (phase < 2) pump(10);

@@ -30,8 +30,6 @@ from zope.interface import implementer
 
 from jabberd.storage.users import IUserStore
 
-_ABSENT = object()
-
 
 @implementer(IUserStore)
 class CachingUserStore:

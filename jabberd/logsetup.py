@@ -19,12 +19,12 @@ from twisted.logger import (
     jsonFileLogObserver, textFileLogObserver)
 from twisted.logger import Logger as _TwistedLogger
 
-_PRIORITY = {level: rank for rank, level in enumerate(
+_RANK = {level: rank for rank, level in enumerate(
     (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error,
      LogLevel.critical))}
 
-#: The least severe level any of our observers writes.
-_threshold = [LogLevel.debug]
+#: The rank of the least severe level our observers write.
+_threshold = [_RANK[LogLevel.debug]]
 
 
 class Logger(_TwistedLogger):
@@ -34,7 +34,7 @@ class Logger(_TwistedLogger):
     """
 
     def emit(self, level, format=None, **kwargs):
-        if _PRIORITY.get(level, 0) < _PRIORITY[_threshold[0]]:
+        if _RANK.get(level, len(_RANK)) < _threshold[0]:
             return
         _TwistedLogger.emit(self, level, format, **kwargs)
 
@@ -43,7 +43,7 @@ def setLevel(level):
     """
     Drop events below C{level} at their source, in every L{Logger}.
     """
-    _threshold[0] = level
+    _threshold[0] = _RANK[level]
 
 
 def makeObserver(config, logfile=None):

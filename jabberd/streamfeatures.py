@@ -34,18 +34,16 @@ def clientFeaturesText(stream, sasl, requireTLS):
     """
     if stream.user is not None:
         core = _coreFeaturesText(True, stream.encrypted, requireTLS, None, ())
-        stage = POSTAUTH
+        plugins = _pluginFeaturesText(stream, POSTAUTH)
     elif sasl is not None:
         core = _coreFeaturesText(False, stream.encrypted, requireTLS,
                                  tuple(sasl.availableMechanisms()),
                                  sasl.channelBindingTypes())
-        stage = PREAUTH
+        plugins = _pluginFeaturesText(stream, PREAUTH)
     else:
         # Only STARTTLS until TLS is on: plugins offer nothing yet.
         core = _coreFeaturesText(False, stream.encrypted, requireTLS, None, ())
-        stage = None
-    plugins = "".join(serialize(element, NS_CLIENT)
-                      for element in _pluginFeatures(stream, stage))
+        plugins = ""
     return "<stream:features>" + core + plugins + "</stream:features>"
 
 
@@ -112,18 +110,14 @@ def boundFeatures():
     return [bind, session]
 
 
-def _pluginFeatures(stream, stage):
+def _pluginFeaturesText(stream, stage):
     """
-    What the host's plugins offer at C{stage} (L{HostContext.addStreamFeature}).
+    What the host's plugins offer C{stream} at C{stage}
+    (L{HostContext.addStreamFeature}), serialised.
     """
-    features = []
-    if stage is None:
-        return features
-    for feature in stream.host.streamFeatures[stage]:
-        element = feature(stream)
-        if element is not None:
-            features.append(element)
-    return features
+    elements = (feature(stream) for feature in stream.host.streamFeatures[stage])
+    return "".join(serialize(element, NS_CLIENT)
+                   for element in elements if element is not None)
 
 
 @implementer(IChannelBinding)

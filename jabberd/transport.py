@@ -63,12 +63,11 @@ class CoalescingServer(tcp.Server):
     _queued = False
 
     def startWriting(self):
-        if self.disconnecting or self._queued:
-            if self.disconnecting:
-                tcp.Server.startWriting(self)
-            return
-        self._queued = True
-        self.server.coalescer.schedule(self)
+        if self.disconnecting:
+            tcp.Server.startWriting(self)
+        elif not self._queued:
+            self._queued = True
+            self.server.coalescer.schedule(self)
 
     def flushNow(self):
         """
