@@ -16,6 +16,11 @@ import time
 
 import slixmpp
 
+from jabberd.config import loadConfig
+from jabberd.storage.contract import credentialsFor
+from jabberd.storage.database import Database
+from jabberd.storage.users import createUserTxn
+
 PASSWORD = "correct horse battery"
 
 _clients = weakref.WeakSet()
@@ -128,6 +133,22 @@ class RunningServer:
             [sys.executable, "-m", "jabberd.ctl", "--config", self.configPath]
             + list(args), input=stdin, capture_output=True, text=True,
             timeout=60)
+
+    def createAccounts(self, jids):
+        """
+        Make accounts (bare JIDs) directly in the server's database, before
+        it starts: one derivation of L{PASSWORD} for all, where C{adduser}
+        derives per account.
+        """
+        database = Database(loadConfig(self.configPath).storage, None)
+        try:
+            database.checkSchema(True)
+            credentials = credentialsFor(PASSWORD)
+            for jid in jids:
+                user, domain = jid.split("@")
+                database.runNow(createUserTxn, domain, user, credentials)
+        finally:
+            database.dispose()
 
     def adduser(self, jid, password=PASSWORD):
         result = self.ctl("adduser", jid, "--password-stdin",

@@ -24,10 +24,6 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from harness import PASSWORD, Client, RunningServer
-from jabberd.config import loadConfig
-from jabberd.storage.contract import credentialsFor
-from jabberd.storage.database import Database
-from jabberd.storage.users import createUserTxn
 
 pytestmark = pytest.mark.integration
 
@@ -44,28 +40,11 @@ NS_PRIVACY = "jabber:iq:privacy"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
-def createAccounts(server):
-    """
-    Make the accounts in the server's database before it starts (one
-    derivation of the password for all).
-    """
-    config = loadConfig(server.configPath)
-    database = Database(config.storage, None)
-    try:
-        database.checkSchema(True)
-        credentials = credentialsFor(PASSWORD)
-        for jid in ACCOUNTS:
-            user, domain = jid.split("@")
-            database.runNow(createUserTxn, domain, user, credentials)
-    finally:
-        database.dispose()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     running = RunningServer(tmp_path_factory.mktemp("privacy"), hosts=HOSTS,
                             hostExtra={host: PLUGINS for host in HOSTS})
-    createAccounts(running)
+    running.createAccounts(ACCOUNTS)
     running.start()
     yield running
     running.stop()

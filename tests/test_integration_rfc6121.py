@@ -25,10 +25,6 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness import PASSWORD, Client, RunningServer, TLSRawStream, freePort
-from jabberd.config import loadConfig
-from jabberd.storage.contract import credentialsFor
-from jabberd.storage.database import Database
-from jabberd.storage.users import createUserTxn
 from test_subscription import RFC_INBOUND, RFC_OUTBOUND, STATES
 
 pytestmark = pytest.mark.integration
@@ -57,23 +53,6 @@ def _plugins():
     return plugins
 
 
-def createAccounts(server, jids):
-    """
-    Make accounts directly in the server's database (one derivation of
-    the password for all), before the server starts.
-    """
-    config = loadConfig(server.configPath)
-    database = Database(config.storage, None)
-    try:
-        database.checkSchema(True)
-        credentials = credentialsFor(PASSWORD)
-        for jid in jids:
-            user, domain = jid.split("@")
-            database.runNow(createUserTxn, domain, user, credentials)
-    finally:
-        database.dispose()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     componentPort = freePort()
@@ -85,7 +64,7 @@ def server(tmp_path_factory):
               % (componentPort, PEER, SECRET),
         hostExtra={"localhost": table, "example.net": table})
     running.componentPort = componentPort
-    createAccounts(running, ACCOUNTS)
+    running.createAccounts(ACCOUNTS)
     running.start()
     yield running
     running.stop()
